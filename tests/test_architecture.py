@@ -1,0 +1,98 @@
+"""The import rules of docs/ARCHITECTURE.md, as a test."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE = ROOT / "synth_core"
+
+# Lower layers never import higher ones; a module may import its own layer's peers only
+# where listed in ALLOWED_PEERS.
+LAYERS: list[set[str]] = [
+    {"errors"},
+    {"io", "profile"},
+    {"demo_data"},
+    {"metadata"},
+    {"backends"},
+    {"jobs", "workflow", "evaluation"},
+    {"plots", "export"},
+    {"cli", "__main__"},
+]
+ALLOWED_PEERS = {("workflow", "jobs")}
+
+
+def _engine_modules() -> list[Path]:
+    return sorted(ENGINE.rglob("*.py"))
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _top_module(path: Path) -> str:
+    relative = path.relative_to(ENGINE)
+    return relative.parts[0].removesuffix(".py")
+
+
+def _layer(name: str) -> int:
+    for index, layer in enumerate(LAYERS):
+        if name in layer:
+            return index
+    raise AssertionError(f"synth_core/{name} is in no layer of tests/test_architecture.py")
+
+
+@pytest.mark.parametrize("path", _engine_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_engine_never_imports_streamlit(path: Path) -> None:
+    offending = [name for name in _imports(path) if name.split(".")[0] == "streamlit"]
+    assert not offending, f"{path.name} imports {offending}: synth_core must stay UI-free"
+
+
+@pytest.mark.parametrize("path", _engine_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_engine_imports_go_one_way(path: Path) -> None:
+    module = _top_module(path)
+    if module == "__init__":
+        return
+    own = _layer(module)
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] != "synth_core" or len(parts) < 2 or parts[1] not in _all_modules():
+            continue
+        target = parts[1]
+        if target == module:
+            continue
+        allowed = _layer(target) < own or (module, target) in ALLOWED_PEERS
+        assert allowed, f"synth_core/{module} imports synth_core/{target} against the layering"
+
+
+def _all_modules() -> set[str]:
+    return set().union(*LAYERS)
+
+
+def _ui_files() -> list[Path]:
+    return [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]
+
+
+@pytest.mark.parametrize("path", _ui_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_ui_uses_only_public_engine_names(path: Path) -> None:
+    for name in _imports(path):
+        if name.split(".")[0] != "synth_core":
+            continue
+        private = [part for part in name.split(".") if part.startswith("_")]
+        assert not private, f"{path.name} imports the private name {name}"
+
+
+def test_pages_exist_for_the_analysts_path() -> None:
+    pages = {p.name for p in (ROOT / "pages").glob("*.py")}
+    assert {"1_Data.py", "2_Generate.py", "3_Evaluate.py", "4_Export.py"} <= pages
