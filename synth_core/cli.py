@@ -63,7 +63,9 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--rows", type=_positive_int, required=True)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", required=True, help="output file; format from its extension")
-    gen.add_argument("--epochs", type=_positive_int, help="training epochs (CTGAN, TVAE, CopulaGAN)")
+    gen.add_argument(
+        "--epochs", type=_positive_int, help="training epochs (CTGAN, TVAE, CopulaGAN)"
+    )
     gen.add_argument("--metadata", help="SDV metadata JSON (detected when omitted)")
     gen.add_argument("--sheet", help="Excel sheet name")
     gen.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -111,9 +113,9 @@ def _load_metadata(path: str | None, table: LoadedTable) -> TableMetadata:
 
 def _output_format(out: Path) -> str:
     by_extension = {fmt.extension: key for key, fmt in EXPORT_FORMATS.items()}
-    suffix = out.suffix.lower()
+    suffix = out.suffix.lower().lstrip(".")
     if suffix not in by_extension:
-        known = ", ".join(sorted(by_extension))
+        known = ", ".join(f".{extension}" for extension in sorted(by_extension))
         raise SynthWorkbenchError(
             f"The output file {out.name} has an extension the workbench cannot write.",
             f"Use one of: {known}.",

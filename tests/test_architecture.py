@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"plots", "export"},
     {"cli", "__main__"},
 ]
-ALLOWED_PEERS = {("workflow", "jobs")}
+ALLOWED_PEERS = {("workflow", "jobs"), ("__main__", "cli")}
 
 
 def _engine_modules() -> list[Path]:

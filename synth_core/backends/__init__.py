@@ -1,0 +1,37 @@
+"""Backend registry: every synthesizer the workbench offers, by key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synth_core.backends.base import Backend
+from synth_core.backends.sdv import (
+    CopulaGANBackend,
+    CTGANBackend,
+    GaussianCopulaBackend,
+    TVAEBackend,
+)
+from synth_core.errors import UnknownBackendError
+
+BACKENDS: dict[str, type[Backend]] = {
+    "gaussian_copula": GaussianCopulaBackend,
+    "ctgan": CTGANBackend,
+    "tvae": TVAEBackend,
+    "copulagan": CopulaGANBackend,
+}
+
+DEFAULT_BACKEND = "gaussian_copula"
+
+
+def create_backend(key: str, **params: Any) -> Backend:
+    """A new, unfitted backend; raises UnknownBackendError or BackendParameterError."""
+    backend_class = BACKENDS.get(key)
+    if backend_class is None:
+        raise UnknownBackendError(
+            f"There is no backend called {key!r}.",
+            f"Choose one of: {', '.join(BACKENDS)}.",
+        )
+    return backend_class(**params)
+
+
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "create_backend"]
