@@ -37,8 +37,8 @@ format: $(VENV)/.dev-installed
 	$(BIN)/python -m ruff check --fix .
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python benchmarks/bench_overhead.py
-	$(BIN)/python benchmarks/bench_preview.py
+	$(BIN)/python -m benchmarks.bench_overhead
+	$(BIN)/python -m benchmarks.bench_preview
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

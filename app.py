@@ -1,0 +1,24 @@
+"""Synth Workbench: from a sample table to a downloaded synthetic table, offline."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.components.session import collect_finished_job, get_state
+from pages.components.ui import render_sidebar
+
+st.set_page_config(page_title="Synth Workbench", page_icon=":material/science:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/1_Data.py", title="Data", icon=":material/table_view:", default=True),
+        st.Page("pages/2_Generate.py", title="Generate", icon=":material/auto_awesome:"),
+        st.Page("pages/3_Evaluate.py", title="Evaluate", icon=":material/monitoring:"),
+        st.Page("pages/4_Export.py", title="Export", icon=":material/download:"),
+    ]
+)
+state = get_state()
+# A generation that finished while the user was elsewhere is picked up before anything is drawn.
+collect_finished_job(state)
+render_sidebar(state)
+navigation.run()

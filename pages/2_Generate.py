@@ -1,0 +1,159 @@
+"""Generate: pick a backend and its settings, fit and sample in a background job, watch progress."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from pages.components.session import (
+    WorkbenchState,
+    collect_finished_job,
+    get_state,
+    start_generation,
+)
+from pages.components.ui import (
+    backend_label,
+    format_duration,
+    param_widget,
+    require_table,
+    run_through_app_entry,
+)
+from synth_core.backends import BACKENDS, DEFAULT_BACKEND, create_backend
+from synth_core.backends.base import MAX_SEED
+from synth_core.errors import SynthWorkbenchError
+from synth_core.io import LoadLimits
+from synth_core.jobs import JobSnapshot, JobState
+from synth_core.workflow import GenerationRequest
+
+# The default row count is the real table's size, but never so many that a first try is slow.
+DEFAULT_ROWS_CAP = 50_000
+PREVIEW_ROWS = 100
+STAGE_LABELS = {"fit": "Fitting", "sample": "Sampling", "evaluate": "Evaluating"}
+
+
+def settings(state: WorkbenchState) -> None:
+    assert state.table is not None
+    keys = list(BACKENDS)
+    backend_key = st.selectbox(
+        "Backend",
+        keys,
+        index=keys.index(DEFAULT_BACKEND) if DEFAULT_BACKEND in keys else 0,
+        format_func=backend_label,
+        key="backend_choice",
+    )
+    backend = BACKENDS[backend_key]
+    st.caption(backend.description)
+    params = {}
+    if backend.params:
+        with st.expander("Backend settings", expanded=True):
+            columns = st.columns(min(len(backend.params), 3))
+            for index, spec in enumerate(backend.params):
+                with columns[index % len(columns)]:
+                    params[spec.name] = param_widget(spec, key=f"param_{backend_key}_{spec.name}")
+    real_rows = len(state.table.frame)
+    rows_column, seed_column = st.columns(2)
+    num_rows = rows_column.number_input(
+        "Rows to generate",
+        min_value=1,
+        max_value=LoadLimits().max_rows,
+        value=min(real_rows, DEFAULT_ROWS_CAP),
+        step=100,
+        help=f"The real table has {real_rows:,} rows.",
+        key="num_rows",
+    )
+    seed = seed_column.number_input(
+        "Seed",
+        min_value=0,
+        max_value=MAX_SEED,
+        value=0,
+        step=1,
+        help="The same seed, data and settings give the same synthetic rows.",
+        key="seed",
+    )
+    if st.button(
+        "Generate",
+        type="primary",
+        disabled=state.is_generating,
+        key="generate",
+        help="A generation is already running." if state.is_generating else None,
+    ):
+        create_backend(backend_key, **params)  # checks the settings before starting the job
+        request = GenerationRequest(
+            backend_key=backend_key, params=params, num_rows=int(num_rows), seed=int(seed)
+        )
+        start_generation(state, request)
+        st.rerun()
+
+
+def progress_text(snapshot: JobSnapshot) -> tuple[float, str]:
+    update = snapshot.progress
+    elapsed = format_duration(max(0.0, time.time() - snapshot.started_at))
+    if update is None:
+        return 0.0, f"Starting… · elapsed {elapsed}"
+    stage = STAGE_LABELS.get(update.stage, update.stage.capitalize())
+    unit = update.unit if update.unit.endswith("s") else f"{update.unit}s"
+    text = f"{stage}: {update.done:,} / {update.total:,} {unit} · elapsed {elapsed}"
+    if update.eta_s is not None:
+        text += f" · about {format_duration(update.eta_s)} left in this stage"
+    if update.message and update.done == 0:  # later messages repeat the counts
+        text += f" · {update.message}"
+    return min(max(update.fraction, 0.0), 1.0), text
+
+
+@st.fragment(run_every=1)
+def job_monitor() -> None:
+    state = get_state()
+    running = state.running
+    if running is None:
+        return
+    snapshot = running.job.snapshot()
+    if snapshot.finished:
+        collect_finished_job(state)
+        st.rerun()  # the whole page (and sidebar) now shows the result
+    fraction, text = progress_text(snapshot)
+    st.progress(fraction, text=text)
+    if st.button("Cancel", key="cancel_generation", disabled=snapshot.cancel_requested):
+        running.job.cancel()
+    if snapshot.cancel_requested or running.job.snapshot().cancel_requested:
+        st.caption("Cancelling… the job stops at the end of the current step.")
+
+
+def outcome(state: WorkbenchState) -> None:
+    last = state.last_outcome
+    if last is not None and last.state == JobState.FAILED:
+        st.error(last.error or "The generation failed.")
+    elif last is not None and last.state == JobState.CANCELLED:
+        st.info("Generation cancelled. Change the settings and press Generate to try again.")
+    generation = state.generation
+    if generation is None:
+        return
+    result = generation.result
+    st.subheader("Synthetic data")
+    metrics = st.columns(3)
+    metrics[0].metric("Rows", f"{len(result.synthetic):,}")
+    metrics[1].metric("Fit time", format_duration(result.fit_seconds))
+    metrics[2].metric("Sample time", format_duration(result.sample_seconds))
+    details = f"{backend_label(result.request.backend_key)}, seed {result.request.seed}"
+    if result.epochs_run is not None:
+        details += f", {result.epochs_run:,} training epochs"
+    st.caption(details + ".")
+    st.dataframe(result.synthetic.head(PREVIEW_ROWS), hide_index=True)
+    links = st.columns(2)
+    links[0].page_link(
+        "pages/3_Evaluate.py", label="Evaluate quality", icon=":material/monitoring:"
+    )
+    links[1].page_link("pages/4_Export.py", label="Export", icon=":material/download:")
+
+
+run_through_app_entry()
+state = get_state()
+st.title("Generate")
+if require_table(state):
+    try:
+        settings(state)
+        if state.running is not None:
+            job_monitor()
+        outcome(state)
+    except SynthWorkbenchError as error:
+        st.error(error.user_message())

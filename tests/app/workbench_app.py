@@ -1,0 +1,66 @@
+"""Helpers for the AppTest page tests: start the workbench, load the demo, wait for a job."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+# `streamlit run app.py` puts the app's folder on sys.path; AppTest under pytest may not.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pages.components.session import STATE_KEY, WorkbenchState  # noqa: E402
+
+RUN_TIMEOUT_S = 120
+JOB_TIMEOUT_S = 300
+
+DATA_PAGE = "pages/1_Data.py"
+GENERATE_PAGE = "pages/2_Generate.py"
+EVALUATE_PAGE = "pages/3_Evaluate.py"
+EXPORT_PAGE = "pages/4_Export.py"
+
+
+def new_app() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def workbench(app: AppTest) -> WorkbenchState:
+    return app.session_state[STATE_KEY]
+
+
+def load_demo(app: AppTest) -> AppTest:
+    app.button(key="load_demo").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert workbench(app).has_table
+    return app
+
+
+def wait_for_job(app: AppTest, timeout_s: float = JOB_TIMEOUT_S) -> AppTest:
+    """Rerun the page, as the polling fragment would, until the generation job has ended."""
+    deadline = time.monotonic() + timeout_s
+    while workbench(app).running is not None:
+        assert time.monotonic() < deadline, "the generation job did not finish in time"
+        time.sleep(0.5)
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def generate_demo(app: AppTest) -> AppTest:
+    """Load the demo and generate from it with the default backend (GaussianCopula)."""
+    load_demo(app)
+    app.switch_page(GENERATE_PAGE).run()
+    app.button(key="generate").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return wait_for_job(app)
+
+
+def texts(elements) -> list[str]:  # type: ignore[no-untyped-def]
+    return [element.value for element in elements]
