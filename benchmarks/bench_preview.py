@@ -23,7 +23,8 @@ from sdv.single_table import GaussianCopulaSynthesizer
 
 from synth_core.demo_data import load_demo_dataset
 from synth_core.io import read_table
-from synth_core.metadata import detect_metadata, metadata_warnings
+from synth_core.metadata import detect_metadata
+from synth_core.metadata_checks import metadata_warnings
 from synth_core.workflow import GenerationRequest, generate
 
 warnings.filterwarnings("ignore")

@@ -10,13 +10,9 @@ from pages.components.ui import run_through_app_entry
 from synth_core.demo_data import DEFAULT_DEMO, DEMO_DATASETS, load_demo_dataset
 from synth_core.errors import SynthWorkbenchError
 from synth_core.io import SUPPORTED_EXTENSIONS, LoadLimits, list_excel_sheets, read_table
-from synth_core.metadata import (
-    EDITABLE_SDTYPES,
-    TableMetadata,
-    metadata_from_editor_frame,
-    metadata_to_editor_frame,
-    validate_metadata,
-)
+from synth_core.metadata import EDITABLE_SDTYPES, TableMetadata
+from synth_core.metadata_checks import validate_metadata
+from synth_core.metadata_editor import metadata_from_editor_frame, metadata_to_editor_frame
 
 PREVIEW_ROWS = 20
 EXCEL_EXTENSIONS = (".xlsx", ".xlsm", ".xls")

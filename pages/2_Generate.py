@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from pages.components.session import (
@@ -15,15 +13,21 @@ from pages.components.session import (
 from pages.components.ui import (
     backend_label,
     format_duration,
+    job_progress,
     param_widget,
     require_table,
     run_through_app_entry,
 )
-from synth_core.backends import BACKENDS, DEFAULT_BACKEND, create_backend
-from synth_core.backends.base import MAX_SEED
+from synth_core.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    MAX_SEED,
+    ProgressUpdate,
+    create_backend,
+)
 from synth_core.errors import SynthWorkbenchError
 from synth_core.io import LoadLimits
-from synth_core.jobs import JobSnapshot, JobState
+from synth_core.jobs import JobState
 from synth_core.workflow import GenerationRequest
 
 # The default row count is the real table's size, but never so many that a first try is slow.
@@ -86,19 +90,15 @@ def settings(state: WorkbenchState) -> None:
         st.rerun()
 
 
-def progress_text(snapshot: JobSnapshot) -> tuple[float, str]:
-    update = snapshot.progress
-    elapsed = format_duration(max(0.0, time.time() - snapshot.started_at))
-    if update is None:
-        return 0.0, f"Starting… · elapsed {elapsed}"
+def stage_text(update: ProgressUpdate) -> str:
     stage = STAGE_LABELS.get(update.stage, update.stage.capitalize())
     unit = update.unit if update.unit.endswith("s") else f"{update.unit}s"
-    text = f"{stage}: {update.done:,} / {update.total:,} {unit} · elapsed {elapsed}"
+    text = f"{stage}: {update.done:,} / {update.total:,} {unit}"
     if update.eta_s is not None:
         text += f" · about {format_duration(update.eta_s)} left in this stage"
     if update.message and update.done == 0:  # later messages repeat the counts
         text += f" · {update.message}"
-    return min(max(update.fraction, 0.0), 1.0), text
+    return text
 
 
 @st.fragment(run_every=1)
@@ -111,8 +111,7 @@ def job_monitor() -> None:
     if snapshot.finished:
         collect_finished_job(state)
         st.rerun()  # the whole page (and sidebar) now shows the result
-    fraction, text = progress_text(snapshot)
-    st.progress(fraction, text=text)
+    job_progress(snapshot, stage_text)
     if st.button("Cancel", key="cancel_generation", disabled=snapshot.cancel_requested):
         running.job.cancel()
     if snapshot.cancel_requested or running.job.snapshot().cancel_requested:

@@ -1,4 +1,7 @@
-"""Evaluate: how closely the synthetic table follows the real one, worst columns and pairs first."""
+"""Evaluate: how closely the synthetic table follows the real one, worst columns and pairs first.
+
+The comparison runs in a background job, started on the first visit after each generation.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,22 @@ from pages.components.session import (
     Generation,
     WorkbenchState,
     cached_evaluation,
+    cancel_evaluation,
+    collect_finished_evaluation,
     get_state,
-    store_evaluation,
+    start_evaluation,
+    start_evaluation_if_needed,
 )
-from pages.components.ui import require_generation, run_through_app_entry
+from pages.components.ui import (
+    GENERATE_PAGE,
+    job_progress,
+    require_generation,
+    run_through_app_entry,
+)
+from synth_core.backends import ProgressUpdate
 from synth_core.errors import SynthWorkbenchError
-from synth_core.evaluation import EvaluationResult, evaluate
+from synth_core.evaluation import EvaluationResult
+from synth_core.jobs import JobState
 from synth_core.plots import (
     column_comparison_figure,
     column_shapes_figure,
@@ -29,16 +42,47 @@ SCORE_COLUMNS = {
 }
 
 
-def evaluation_for(state: WorkbenchState, generation: Generation) -> EvaluationResult:
-    """The cached evaluation of this generation, computed on first visit."""
-    result = cached_evaluation(state)
-    if result is None:
-        with st.spinner("Comparing the synthetic table with the real one…"):
-            result = evaluate(
-                generation.table.frame, generation.result.synthetic, generation.metadata
-            )
-        store_evaluation(state, generation, result)
-    return result
+def step_text(update: ProgressUpdate) -> str:
+    if update.done >= update.total:
+        return "Comparing the synthetic table with the real one: finishing"
+    step = f"step {update.done + 1} of {update.total}"
+    return f"Comparing the synthetic table with the real one: {update.message} ({step})"
+
+
+@st.fragment(run_every=1)
+def evaluation_monitor() -> None:
+    state = get_state()
+    evaluating = state.evaluating
+    if evaluating is None:
+        return
+    snapshot = evaluating.job.snapshot()
+    job_progress(snapshot, step_text)
+    # The button is read before the job's end is acted on, so a click is never lost to a
+    # job that finished between two polls.
+    if st.button("Cancel", key="cancel_evaluation"):
+        cancel_evaluation(state)
+        st.rerun()
+    if snapshot.finished:
+        collect_finished_evaluation(state)
+        st.rerun()  # the whole page now shows the dashboard, or why there is none
+
+
+def not_evaluated(state: WorkbenchState) -> None:
+    """Why there is no dashboard, and the button that starts the evaluation again."""
+    last = state.evaluation_outcome
+    if last is None:  # nothing starts while a new generation is running
+        st.info("A new generation is running. Come back when it has finished to evaluate it.")
+        st.page_link(GENERATE_PAGE, label="Go to Generate", icon=":material/auto_awesome:")
+        return
+    if last.state == JobState.FAILED:
+        st.error(last.error or "The evaluation failed.")
+        label, key = "Try again", "retry_evaluation"
+    else:
+        st.info("Evaluation cancelled. Run it again when you are ready.")
+        label, key = "Run evaluation", "run_evaluation"
+    if st.button(label, key=key, type="primary"):
+        start_evaluation(state)
+        st.rerun()
 
 
 def scores(result: EvaluationResult) -> None:
@@ -120,11 +164,17 @@ st.title("Evaluate")
 if require_generation(state):
     generation = state.generation
     assert generation is not None
+    start_evaluation_if_needed(state)
+    result = cached_evaluation(state)
     try:
-        result = evaluation_for(state, generation)
-        scores(result)
-        worst_columns(result)
-        worst_pairs(result)
-        comparison(result, generation)
+        if state.evaluating is not None:
+            evaluation_monitor()
+        elif result is not None:
+            scores(result)
+            worst_columns(result)
+            worst_pairs(result)
+            comparison(result, generation)
+        else:
+            not_evaluated(state)
     except SynthWorkbenchError as error:
         st.error(error.user_message())

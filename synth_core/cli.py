@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from synth_core.backends import BACKENDS, DEFAULT_BACKEND
-from synth_core.backends.base import ProgressUpdate
+from synth_core.backends import BACKENDS, DEFAULT_BACKEND, ProgressUpdate
 from synth_core.demo_data import DEMO_DATASETS, load_demo_dataset
 from synth_core.errors import InputFileError, SynthWorkbenchError
 from synth_core.evaluation import evaluate
 from synth_core.export import EXPORT_FORMATS, export_table
 from synth_core.io import LoadedTable, read_table_file
-from synth_core.metadata import TableMetadata, detect_metadata, load_metadata, validate_metadata
+from synth_core.metadata import TableMetadata, detect_metadata, load_metadata
+from synth_core.metadata_checks import validate_metadata
 from synth_core.workflow import GenerationRequest, generate
 
 DEMO_PREFIX = "demo:"

@@ -1,22 +1,24 @@
 """Read tables from uploaded bytes or a path: CSV/TSV, Excel, Parquet and JSON, within size limits.
 
-Every failure becomes an `InputFileError` subclass with a message an analyst can act on.
+Every failure becomes an `InputFileError` subclass with a message an analyst can act on. The
+format-specific reading lives in `synth_core._readers`; this module picks the reader, then tidies
+the column names and checks the limits the same way for every format.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-import warnings
-import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
 
+from synth_core._readers.excel import open_workbook, read_excel
+from synth_core._readers.json_tables import read_json, read_json_lines
+from synth_core._readers.parquet import read_parquet
+from synth_core._readers.text import read_delimited
 from synth_core.errors import (
     EmptyTableError,
     FileTooLargeError,
@@ -55,20 +57,6 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
 )
 
 _TEXT_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_SNIFF_CHARS = 64 * 1024
-_SNIFF_ROWS = 50
-
-# Leading bytes of formats people often rename by mistake, with what to do instead.
-_KNOWN_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "an Excel workbook or a zip archive; if it is a workbook, rename it to .xlsx"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook; save it as .xlsx or CSV first"),
-    (b"PAR1", "a Parquet file; rename it to .parquet"),
-    (b"%PDF", "a PDF document; export the table inside it as CSV first"),
-    (b"\x89PNG", "a PNG image, not a table"),
-    (b"\xff\xd8\xff", "a JPEG image, not a table"),
-    (b"\x1f\x8b", "a gzip archive; unpack it first"),
-)
 
 
 def table_name_from_filename(filename: str) -> str:
@@ -80,7 +68,7 @@ def table_name_from_filename(filename: str) -> str:
 
 def list_excel_sheets(data: bytes) -> list[str]:
     """Names of the sheets in an .xlsx workbook, in workbook order."""
-    with _open_workbook(data, "The workbook") as workbook:
+    with open_workbook(data, "The workbook") as workbook:
         return [str(name) for name in workbook.sheet_names]
 
 
@@ -99,15 +87,16 @@ def read_table(
         raise EmptyTableError(f"'{shown}' is empty.", "Choose a file that contains a table.")
 
     if extension in _TEXT_TABLE_EXTENSIONS:
-        loaded = _read_delimited(data, shown, prefer_tab=extension == ".tsv")
+        loaded = read_delimited(data, shown, prefer_tab=extension == ".tsv")
     elif extension == ".xlsx":
-        loaded = _read_excel(data, shown, sheet)
+        loaded = read_excel(data, shown, sheet)
     elif extension == ".parquet":
-        loaded = _read_parquet(data, shown, limits)
+        check_shape = partial(_check_counts, where=f"'{shown}'", limits=limits)
+        loaded = read_parquet(data, shown, check_shape)
     elif extension in (".jsonl", ".ndjson"):
-        loaded = _read_json_lines(data, shown)
+        loaded = read_json_lines(data, shown)
     else:
-        loaded = _read_json(data, shown)
+        loaded = read_json(data, shown)
 
     frame, drop_note = _drop_blank_unnamed_columns(loaded.frame)
     frame, rename_note = _tidy_columns(frame)
@@ -252,379 +241,3 @@ def _header_text(raw: Any) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw).strip()
-
-
-# --- CSV, TSV and text --------------------------------------------------------------------
-
-
-def _read_delimited(data: bytes, shown: str, *, prefer_tab: bool) -> LoadedTable:
-    text, encoding, encoding_note = _decode_text(data, shown)
-    lines = _sample_lines(text)
-    if not lines:
-        raise EmptyTableError(f"'{shown}' is empty.", "Choose a file that contains a table.")
-    delimiter, header = _sniff_delimiter(lines, prefer_tab=prefer_tab)
-    frame = _parse_delimited(text, delimiter, header, shown)
-    notes = (encoding_note,) if encoding_note else ()
-    if delimiter == ";":
-        frame, decimal_note = _read_decimal_commas(frame)
-        notes = (*notes, decimal_note) if decimal_note else notes
-    return LoadedTable(
-        frame=frame,
-        name="",
-        source_format="tsv" if delimiter == "\t" else "csv",
-        encoding=encoding,
-        delimiter=delimiter,
-        notes=notes,
-    )
-
-
-_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$|^\s*-?\d+\s*$")
-
-
-def _read_decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Semicolon files come from locales that write 1,5 for 1.5: read such columns as numbers."""
-    converted: list[str] = []
-    frame = frame.copy(deep=False)
-    for position, name in enumerate(frame.columns):
-        values = frame.iloc[:, position]
-        if values.dtype != object:
-            continue
-        present = values.dropna()
-        if present.empty or not all(isinstance(v, str) for v in present):
-            continue
-        if not present.str.match(_DECIMAL_COMMA).all() or not present.str.contains(",").any():
-            continue
-        frame.isetitem(position, pd.to_numeric(values.str.replace(",", ".", regex=False)))
-        converted.append(str(name))
-    if not converted:
-        return frame, None
-    return frame, f"Read decimal commas (1,5 = 1.5) as numbers in: {', '.join(converted)}."
-
-
-def _decode_text(data: bytes, shown: str) -> tuple[str, str, str | None]:
-    """Text and the encoding that read it; a note when it was not UTF-8."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
-        try:
-            return data.decode("utf-16"), "utf-16", "Read as UTF-16 (the file has a UTF-16 mark)."
-        except UnicodeDecodeError as exc:
-            raise InputFileError(
-                f"'{shown}' starts like UTF-16 text but could not be decoded.",
-                "Re-save it as CSV UTF-8.",
-            ) from exc
-    _reject_binary(data, shown)
-    try:
-        text = data.decode("utf-8-sig")
-        return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8", None
-    except UnicodeDecodeError:
-        pass
-    try:
-        text, encoding = data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "latin-1"
-    note = (
-        f"Read as {encoding} (Western European); the file was not UTF-8. "
-        "Check that accented letters look right."
-    )
-    return text, encoding, note
-
-
-def _reject_binary(data: bytes, shown: str) -> None:
-    head = data[:8192]
-    for signature, looks_like in _KNOWN_BINARY_SIGNATURES:
-        if head.startswith(signature):
-            raise InputFileError(
-                f"'{shown}' is not a text table: it looks like {looks_like}.",
-            )
-    control = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13))
-    if b"\x00" in head or control > len(head) * 0.01:
-        raise InputFileError(
-            f"'{shown}' does not look like a text table; it holds binary data.",
-            "Open it in the program that made it and export it as CSV.",
-        )
-
-
-def _sample_lines(text: str) -> list[str]:
-    sample = text[:_SNIFF_CHARS]
-    if len(text) > _SNIFF_CHARS:
-        cut = sample.rfind("\n")
-        sample = sample[:cut] if cut > 0 else text[: text.find("\n") if "\n" in text else None]
-    return [line for line in sample.splitlines() if line.strip()][: _SNIFF_ROWS + 1]
-
-
-def _sniff_delimiter(lines: list[str], *, prefer_tab: bool) -> tuple[str, list[str]]:
-    """The delimiter whose header splits into several fields that most rows repeat, and the header."""
-    candidates = ("\t", ",", ";", "|") if prefer_tab else (",", ";", "\t", "|")
-    best: tuple[tuple[float, int, int], str, list[str]] | None = None
-    for rank, delimiter in enumerate(candidates):
-        try:
-            rows = list(csv.reader(lines, delimiter=delimiter))
-        except csv.Error:
-            continue
-        header = rows[0]
-        if len(header) < 2:
-            continue
-        body = rows[1:] or rows
-        consistency = sum(len(row) == len(header) for row in body) / len(body)
-        score = (round(consistency, 2), len(header), -rank)
-        if best is None or score > best[0]:
-            best = (score, delimiter, header)
-    if best is None:
-        only = candidates[0]
-        return only, next(csv.reader(lines[:1], delimiter=only))
-    return best[1], best[2]
-
-
-def _parse_delimited(text: str, delimiter: str, header: list[str], shown: str) -> pd.DataFrame:
-    # Explicit names keep pandas from renaming blanks/duplicates ("Unnamed: 2", "a.1");
-    # _tidy_columns does that later, with a note.
-    placeholder = [f"__column_{index}" for index in range(len(header))]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                io.StringIO(text),
-                sep=delimiter,
-                header=0,
-                names=placeholder,
-                index_col=False,
-                low_memory=False,
-            )
-    except pd.errors.ParserWarning as exc:
-        line = _first_long_line(text, delimiter, len(header))
-        where = f"Line {line}" if line else "Some rows"
-        raise InputFileError(
-            f"{where} of '{shown}' has more values than the header has column names "
-            f"({len(header)}).",
-            "Check for a missing column name or an unquoted delimiter, then re-export the file.",
-        ) from exc
-    except pd.errors.ParserError as exc:
-        if "EOF inside string" in str(exc):
-            raise InputFileError(
-                f"A quote mark in '{shown}' is never closed, so the rest of the file runs together.",
-                'Check for a stray " character, then re-export the file.',
-            ) from exc
-        raise InputFileError(_ragged_message(str(exc), shown), _RAGGED_HINT) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise EmptyTableError(
-            f"'{shown}' is empty.", "Choose a file that contains a table."
-        ) from exc
-    except (ValueError, csv.Error) as exc:
-        raise InputFileError(
-            f"'{shown}' could not be read as a {_DELIMITER_NAMES[delimiter]}-separated table.",
-            "Check that it is a plain table with one header row, or re-export it as CSV.",
-        ) from exc
-    frame.columns = header
-    return frame
-
-
-_RAGGED_HINT = "Look for an extra delimiter or a missing quote there, then re-export the file."
-
-
-def _ragged_message(pandas_message: str, shown: str) -> str:
-    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", pandas_message)
-    if found:
-        expected, line, saw = found.groups()
-        return f"Line {line} of '{shown}' has {saw} values, but the rows before it have {expected}."
-    found = re.search(r"line (\d+)", pandas_message, flags=re.IGNORECASE)
-    if found:
-        return f"Line {found.group(1)} of '{shown}' could not be split into columns."
-    return f"'{shown}' has rows that could not be split into columns."
-
-
-def _first_long_line(text: str, delimiter: str, width: int) -> int | None:
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for row in reader:
-        if len(row) > width:
-            return reader.line_num
-    return None
-
-
-# --- Excel ------------------------------------------------------------------------------
-
-
-def _open_workbook(data: bytes, described: str) -> pd.ExcelFile:
-    """Open a workbook; `described` names it in messages ("'sales.xlsx'", "The workbook")."""
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UnsupportedFormatError(
-            f"{described} is an old Excel .xls workbook.", "Save it as .xlsx or CSV first."
-        )
-    try:
-        return pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
-    except (
-        zipfile.BadZipFile,
-        InvalidFileException,
-        KeyError,
-        ValueError,
-        OSError,
-        EOFError,
-    ) as exc:
-        raise InputFileError(
-            f"{described} could not be opened as an Excel workbook; it may be damaged or incomplete.",
-            "Open it in Excel and save it again as .xlsx, or export the sheet as CSV.",
-        ) from exc
-
-
-def _read_excel(data: bytes, shown: str, sheet: str | None) -> LoadedTable:
-    workbook = _open_workbook(data, f"'{shown}'")
-    sheets = [str(name) for name in workbook.sheet_names]
-    if not sheets:
-        raise EmptyTableError(f"'{shown}' has no sheets.", "Choose a workbook with a table in it.")
-    chosen = sheets[0] if sheet is None else sheet
-    if chosen not in sheets:
-        raise InputFileError(
-            f"'{shown}' has no sheet called '{sheet}'.",
-            f"Available sheets: {', '.join(repr(name) for name in sheets)}.",
-        )
-    try:
-        # header=None, then the first row as names: pandas would rename blanks and repeats itself.
-        raw = workbook.parse(chosen, header=None)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        raise InputFileError(
-            f"Sheet '{chosen}' of '{shown}' could not be read; the workbook may be damaged.",
-            "Open it in Excel and save it again, or export the sheet as CSV.",
-        ) from exc
-    finally:
-        workbook.close()
-    if raw.empty:
-        frame = pd.DataFrame()
-    else:
-        frame = raw.iloc[1:].reset_index(drop=True).infer_objects()
-        frame.columns = list(raw.iloc[0])
-    notes = (
-        (f"Read sheet '{chosen}' ({len(sheets)} sheets in the workbook).",)
-        if len(sheets) > 1
-        else ()
-    )
-    return LoadedTable(frame=frame, name="", source_format="excel", sheet=chosen, notes=notes)
-
-
-# --- Parquet ------------------------------------------------------------------------------
-
-
-def _read_parquet(data: bytes, shown: str, limits: LoadLimits) -> LoadedTable:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(pa.BufferReader(data))
-        # The footer knows the shape, so an oversized table is refused before it is decoded.
-        _check_counts(parquet.metadata.num_rows, parquet.metadata.num_columns, f"'{shown}'", limits)
-        frame = parquet.read().to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputFileError(
-            f"'{shown}' could not be read as Parquet; it may be damaged or incomplete.",
-            "Write the file again, or export the table as CSV.",
-        ) from exc
-    if not isinstance(frame.index, pd.RangeIndex) and any(frame.index.names):
-        frame = frame.reset_index()
-    return LoadedTable(frame=frame, name="", source_format="parquet")
-
-
-# --- JSON ---------------------------------------------------------------------------------
-
-_NOT_TABULAR_HINT = 'Use an array of flat records, like [{"age": 41, "city": "Leeds"}, ...].'
-
-
-def _read_json_lines(data: bytes, shown: str) -> LoadedTable:
-    text, encoding, encoding_note = _decode_text(data, shown)
-    records: list[dict[str, Any]] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(
-                f"Line {line_number} of '{shown}' is not valid JSON ({exc.msg}).",
-                "Each line must hold one JSON object.",
-            ) from exc
-        if not isinstance(record, dict):
-            raise InputFileError(
-                f"Line {line_number} of '{shown}' is not a JSON object.",
-                'Each line must hold one object, like {"age": 41, "city": "Leeds"}.',
-            )
-        records.append(record)
-    frame = _frame_from_records(records, shown)
-    notes = (encoding_note,) if encoding_note else ()
-    return LoadedTable(frame=frame, name="", source_format="jsonl", encoding=encoding, notes=notes)
-
-
-def _read_json(data: bytes, shown: str) -> LoadedTable:
-    text, encoding, encoding_note = _decode_text(data, shown)
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(
-            f"'{shown}' is not valid JSON ({exc.msg} at line {exc.lineno}).",
-            "Check the file, or save it again from the program that made it.",
-        ) from exc
-    frame = _frame_from_json_document(document, shown)
-    notes = (encoding_note,) if encoding_note else ()
-    return LoadedTable(frame=frame, name="", source_format="json", encoding=encoding, notes=notes)
-
-
-def _frame_from_json_document(document: Any, shown: str) -> pd.DataFrame:
-    """Accept records, pandas' "split"/"table" wrappers and column-oriented objects."""
-    if isinstance(document, list):
-        if all(isinstance(item, dict) for item in document):
-            return _frame_from_records(document, shown)
-    elif isinstance(document, dict):
-        if isinstance(document.get("data"), list) and isinstance(document.get("columns"), list):
-            return _frame_from_split(document, shown)
-        if isinstance(document.get("data"), list) and all(
-            isinstance(item, dict) for item in document["data"]
-        ):
-            frame = _frame_from_records(document["data"], shown)
-            # pandas' orient="table" stores its default index as a column called "index".
-            schema = document.get("schema")
-            if isinstance(schema, dict) and schema.get("primaryKey") == ["index"]:
-                frame = frame.drop(columns=["index"], errors="ignore")
-            return frame
-        values = list(document.values())
-        if values and (
-            all(isinstance(value, dict) for value in values)
-            or all(isinstance(value, list) for value in values)
-        ):
-            return _frame_from_columns(document, shown)
-    raise InputFileError(f"'{shown}' is JSON but not a table.", _NOT_TABULAR_HINT)
-
-
-def _frame_from_records(records: list[dict[str, Any]], shown: str) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records)
-    _reject_nested(frame, shown)
-    return frame
-
-
-def _frame_from_split(document: dict[str, Any], shown: str) -> pd.DataFrame:
-    if not all(isinstance(row, list) for row in document["data"]):
-        raise InputFileError(f"'{shown}' is JSON but not a table.", _NOT_TABULAR_HINT)
-    try:
-        frame = pd.DataFrame(document["data"], columns=document["columns"])
-    except ValueError as exc:
-        raise InputFileError(
-            f"The rows in '{shown}' do not match its list of columns.", _NOT_TABULAR_HINT
-        ) from exc
-    _reject_nested(frame, shown)
-    return frame
-
-
-def _frame_from_columns(document: dict[str, Any], shown: str) -> pd.DataFrame:
-    try:
-        frame = pd.DataFrame(document)
-    except (ValueError, TypeError) as exc:
-        raise InputFileError(f"'{shown}' is JSON but not a table.", _NOT_TABULAR_HINT) from exc
-    _reject_nested(frame, shown)
-    return frame.reset_index(drop=True)
-
-
-def _reject_nested(frame: pd.DataFrame, shown: str) -> None:
-    for position, column in enumerate(frame.columns):
-        values = frame.iloc[:, position]
-        if values.dtype == object and values.map(lambda v: isinstance(v, dict | list)).any():
-            raise InputFileError(
-                f"Column '{column}' in '{shown}' holds nested objects or lists, not single values.",
-                "Flatten the JSON into one value per column first.",
-            )

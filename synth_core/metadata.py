@@ -1,6 +1,7 @@
-"""Table metadata: detect, edit, validate and save SDV's metadata for one table.
+"""Table metadata: detect, wrap, save and load SDV's metadata for one table.
 
 SDV's own metadata dict (`Metadata.to_dict()`) is the source of truth; `TableMetadata` wraps it.
+Editing lives in `metadata_editor`, validation and pitfall warnings in `metadata_checks`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _SPEC_VERSION = "V2"
 
 # Keys each built-in sdtype may carry in SDV 2.0; any other sdtype is a PII (Faker) kind and
 # may carry only "pii" and "range_is_nullable".
-_SDTYPE_KEYS: dict[str, frozenset[str]] = {
+SDTYPE_KEYS: dict[str, frozenset[str]] = {
     "numerical": frozenset({"range_min", "range_max", "range_is_nullable", "decimal_places"}),
     "datetime": frozenset({"datetime_format", "range_min", "range_max", "range_is_nullable"}),
     "categorical": frozenset({"range_values", "range_is_nullable", "high_cardinality"}),
@@ -31,7 +32,7 @@ _SDTYPE_KEYS: dict[str, frozenset[str]] = {
     "id": frozenset({"regex_format", "range_is_nullable"}),
     "unknown": frozenset({"pii", "range_is_nullable"}),
 }
-_PII_KEYS = frozenset({"pii", "range_is_nullable"})
+PII_KEYS = frozenset({"pii", "range_is_nullable"})
 
 PII_SDTYPES: tuple[str, ...] = (
     "email",
@@ -68,6 +69,11 @@ EDITABLE_SDTYPES: tuple[str, ...] = (
     "unknown",
     *PII_SDTYPES,
 )
+
+
+def is_pii_sdtype(sdtype: str) -> bool:
+    """True for sdtypes SDV fills with fake values (Faker kinds, and "unknown") instead of modelling."""
+    return sdtype == "unknown" or sdtype not in SDTYPE_KEYS
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ class TableMetadata:
         except Exception as error:  # SDV raises plain ValueError/InvalidMetadataError here
             raise MetadataError(
                 f"SDV could not read the metadata for table '{self.table_name}': "
-                f"{_clean_sdv_message(error)}",
+                f"{clean_sdv_message(error)}",
                 "Detect the metadata again from the table.",
             ) from error
 
@@ -208,10 +214,10 @@ def _from_any_dict(data: Any, table_name: str | None) -> TableMetadata:
             "Keep one key column in the metadata, or none.",
         )
     name = table_name or str(found_name)
-    return _normalised(name, table)
+    return normalised_metadata(name, table)
 
 
-def _normalised(table_name: str, table: dict) -> TableMetadata:
+def normalised_metadata(table_name: str, table: dict) -> TableMetadata:
     """Round-trip a table dict through SDV so the stored dict is exactly SDV's to_dict()."""
     candidate = {
         "tables": {table_name: copy.deepcopy(table)},
@@ -225,7 +231,7 @@ def _normalised(table_name: str, table: dict) -> TableMetadata:
             sdv_metadata.validate()
     except Exception as error:  # SDV raises ValueError / InvalidMetadataError with long text
         raise MetadataError(
-            f"The metadata for table '{table_name}' is not valid: {_clean_sdv_message(error)}",
+            f"The metadata for table '{table_name}' is not valid: {clean_sdv_message(error)}",
             "Fix the column types in the metadata editor, or detect the metadata again.",
         ) from error
     return TableMetadata(table_name=table_name, sdv_dict=sdv_metadata.to_dict())
@@ -239,7 +245,7 @@ _SDV_MESSAGE_NOISE = re.compile(
 )
 
 
-def _clean_sdv_message(error: BaseException) -> str:
+def clean_sdv_message(error: BaseException) -> str:
     """SDV's multi-line error text as one sentence, without its headings."""
     text = _SDV_MESSAGE_NOISE.sub(" ", str(error))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -249,7 +255,7 @@ def _clean_sdv_message(error: BaseException) -> str:
 
 def detect_metadata(frame: pd.DataFrame, table_name: str) -> TableMetadata:
     """Let SDV detect sdtypes and the primary key of `frame`."""
-    _check_frame_for_metadata(frame)
+    check_frame_for_metadata(frame)
     if not isinstance(table_name, str) or not table_name.strip():
         raise MetadataError(
             "The table needs a name before its metadata can be detected.",
@@ -264,13 +270,14 @@ def detect_metadata(frame: pd.DataFrame, table_name: str) -> TableMetadata:
     except Exception as error:  # SDV raises assorted ValueError/TypeError subclasses
         raise MetadataError(
             f"SDV could not detect column types for table '{table_name}': "
-            f"{_clean_sdv_message(error)}",
+            f"{clean_sdv_message(error)}",
             "Check that every column has a simple type (numbers, text or dates).",
         ) from error
     return TableMetadata(table_name=table_name, sdv_dict=detected.to_dict())
 
 
-def _check_frame_for_metadata(frame: pd.DataFrame) -> None:
+def check_frame_for_metadata(frame: pd.DataFrame) -> None:
+    """Raise MetadataError unless `frame` is a non-empty table with unique text column names."""
     if not isinstance(frame, pd.DataFrame):
         raise MetadataError(
             f"Expected a table (pandas DataFrame), got {type(frame).__name__}.",
@@ -330,184 +337,8 @@ _SDMETRICS_KEYS = frozenset(
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Editing (the Data page shows this frame in st.data_editor)
-# ---------------------------------------------------------------------------------------------
-
-EDITOR_COLUMNS: tuple[str, ...] = ("column", "sdtype", "pii", "datetime_format", "primary_key")
-
-# Switching between these keeps the learned category list; it means the same thing to both.
-_SHARED_BETWEEN_CATEGORICAL_AND_ORDINAL = frozenset({"range_values", "high_cardinality"})
-
-
-def _is_pii_sdtype(sdtype: str) -> bool:
-    return sdtype == "unknown" or sdtype not in _SDTYPE_KEYS
-
-
-def metadata_to_editor_frame(metadata: TableMetadata) -> pd.DataFrame:
-    """One row per column with the fields an analyst may change."""
-    primary_key = metadata.primary_key
-    rows = [
-        {
-            "column": column,
-            "sdtype": spec["sdtype"],
-            "pii": bool(spec.get("pii", False)),
-            "datetime_format": spec.get("datetime_format"),
-            "primary_key": column == primary_key,
-        }
-        for column, spec in metadata.columns.items()
-    ]
-    return pd.DataFrame(rows, columns=list(EDITOR_COLUMNS))
-
-
-def metadata_from_editor_frame(metadata: TableMetadata, edited: pd.DataFrame) -> TableMetadata:
-    """Apply the analyst's edits; keys that no longer fit a column's sdtype are dropped."""
-    rows = _editor_rows(metadata, edited)
-    key_rows = [row["column"] for row in rows if row["primary_key"]]
-    if len(key_rows) > 1:
-        raise MetadataError(
-            f"Only one column can be the primary key; {len(key_rows)} are marked: "
-            f"{', '.join(key_rows)}.",
-            "Untick 'primary_key' on all but one column.",
-        )
-    old_columns = metadata.columns
-    new_columns = {
-        row["column"]: _edited_column_spec(old_columns[row["column"]], row) for row in rows
-    }
-    table = copy.deepcopy(metadata.sdv_dict["tables"][metadata.table_name])
-    table["columns"] = new_columns
-    table.pop("primary_key", None)
-    if key_rows:
-        key = key_rows[0]
-        if key == metadata.primary_key and not _can_be_primary_key(new_columns[key]["sdtype"]):
-            # Newly ticked keys become ids; on the existing key an sdtype change is a mistake.
-            raise MetadataError(
-                f"Column '{key}' is the primary key, so its sdtype must be id, not "
-                f"'{new_columns[key]['sdtype']}'.",
-                f"Untick 'primary_key' for '{key}' first if it should be modelled as data.",
-            )
-        table["primary_key"] = key
-        new_columns[key] = _as_primary_key(new_columns[key])
-    return _normalised(metadata.table_name, table)
-
-
-def _editor_rows(metadata: TableMetadata, edited: pd.DataFrame) -> list[dict[str, Any]]:
-    if not isinstance(edited, pd.DataFrame):
-        raise MetadataError(
-            f"Expected the edited metadata as a table, got {type(edited).__name__}.",
-            "Edit the metadata in the table on the Data page.",
-        )
-    missing_fields = [name for name in EDITOR_COLUMNS if name not in edited.columns]
-    if missing_fields:
-        raise MetadataError(
-            f"The edited metadata lacks the field(s) {', '.join(missing_fields)}.",
-            f"Keep the fields {', '.join(EDITOR_COLUMNS)} in the editor.",
-        )
-    names = [str(name) for name in edited["column"].tolist()]
-    known = list(metadata.columns)
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if duplicated:
-        raise MetadataError(
-            f"The edited metadata lists column(s) more than once: {', '.join(duplicated)}.",
-            "List every column of the table once.",
-        )
-    added = [name for name in names if name not in known]
-    removed = [name for name in known if name not in names]
-    if added or removed:
-        parts = []
-        if added:
-            parts.append(f"not in the table: {', '.join(added)}")
-        if removed:
-            parts.append(f"missing from the editor: {', '.join(removed)}")
-        raise MetadataError(
-            f"The edited metadata does not list the table's columns ({'; '.join(parts)}).",
-            "Column names cannot be changed here; rename them in the file and load it again.",
-        )
-    rows = []
-    for record in edited.to_dict("records"):
-        column = str(record["column"])
-        sdtype = _editor_text(record["sdtype"])
-        old_sdtype = metadata.sdtype(column)
-        if sdtype is None:
-            raise MetadataError(
-                f"Column '{column}' has no sdtype.",
-                f"Choose one of: {', '.join(EDITABLE_SDTYPES)}.",
-            )
-        sdtype = sdtype.lower()
-        if sdtype not in EDITABLE_SDTYPES and sdtype != old_sdtype:
-            raise MetadataError(
-                f"'{sdtype}' is not a column type the workbench knows (column '{column}').",
-                f"Choose one of: {', '.join(EDITABLE_SDTYPES)}.",
-            )
-        rows.append(
-            {
-                "column": column,
-                "sdtype": sdtype,
-                "pii": _editor_flag(record["pii"]),
-                "datetime_format": _editor_text(record["datetime_format"]),
-                "primary_key": _editor_flag(record["primary_key"]),
-            }
-        )
-    return rows
-
-
-def _editor_text(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _editor_flag(value: Any) -> bool:
-    if value is None or (not isinstance(value, (str, bool)) and pd.isna(value)):
-        return False
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "yes", "1", "y"}
-    return bool(value)
-
-
-def _edited_column_spec(old: dict, row: dict[str, Any]) -> dict:
-    sdtype = row["sdtype"]
-    if sdtype == old["sdtype"]:
-        spec = copy.deepcopy(old)
-    else:
-        # Ranges and formats learned for the old sdtype would be wrong for the new one.
-        kept = {"range_is_nullable"}
-        if {sdtype, old["sdtype"]} == {"categorical", "ordinal"}:
-            kept |= _SHARED_BETWEEN_CATEGORICAL_AND_ORDINAL
-        spec = {key: value for key, value in old.items() if key in kept}
-        spec["sdtype"] = sdtype
-    if sdtype == "datetime":
-        _apply_datetime_format(spec, row["column"], row["datetime_format"])
-    if _is_pii_sdtype(sdtype):
-        # Like SDV: a newly chosen PII type is anonymised until the analyst says otherwise.
-        spec["pii"] = row["pii"] if sdtype == old["sdtype"] else True
-    else:
-        spec.pop("pii", None)
-    allowed = _SDTYPE_KEYS.get(sdtype, _PII_KEYS) | {"sdtype"}
-    return {key: value for key, value in spec.items() if key in allowed}
-
-
-def _apply_datetime_format(spec: dict, column: str, datetime_format: str | None) -> None:
-    if datetime_format == spec.get("datetime_format"):
-        return
-    if datetime_format is not None:
-        _check_format_is_usable(datetime_format, column)
-    # range_min/range_max are written in the old format; SDV re-learns them from the data.
-    spec.pop("range_min", None)
-    spec.pop("range_max", None)
-    if datetime_format is None:
-        spec.pop("datetime_format", None)
-    else:
-        spec["datetime_format"] = datetime_format
-
-
-def _can_be_primary_key(sdtype: str) -> bool:
-    # SDV also accepts a PII sdtype (e.g. an email column) as the key, and detects such keys.
-    return sdtype == "id" or (_is_pii_sdtype(sdtype) and sdtype != "unknown")
-
-
-def _check_format_is_usable(datetime_format: str, column: str) -> None:
+def check_datetime_format_is_usable(datetime_format: str, column: str) -> None:
+    """Raise MetadataError unless `datetime_format` is a strftime pattern pandas can parse with."""
     usable = "%" in datetime_format
     if usable:
         try:
@@ -519,262 +350,6 @@ def _check_format_is_usable(datetime_format: str, column: str) -> None:
             f"'{datetime_format}' is not a usable date format (column '{column}').",
             "Write it with % codes, e.g. %Y-%m-%d for 2024-01-31 or %d/%m/%Y for 31/01/2024.",
         )
-
-
-def _as_primary_key(spec: dict) -> dict:
-    key_spec = copy.deepcopy(spec) if _can_be_primary_key(spec["sdtype"]) else {"sdtype": "id"}
-    # A primary key never has missing values; validate_metadata checks the data itself.
-    key_spec.pop("range_is_nullable", None)
-    return key_spec
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation against the data
-# ---------------------------------------------------------------------------------------------
-
-_FORMAT_SAMPLE_ROWS = 500
-
-
-def validate_metadata(metadata: TableMetadata, frame: pd.DataFrame) -> None:
-    """Raise MetadataError, naming columns, if `metadata` does not describe `frame`."""
-    _check_frame_for_metadata(frame)
-    _check_same_columns(metadata, frame)
-    for column, spec in metadata.columns.items():
-        if spec["sdtype"] == "datetime" and spec.get("datetime_format"):
-            _check_datetime_format(frame[column], column, spec["datetime_format"])
-    if metadata.primary_key:
-        _check_primary_key(frame[metadata.primary_key], metadata.primary_key)
-    _check_with_sdv(metadata, frame)
-
-
-def _check_same_columns(metadata: TableMetadata, frame: pd.DataFrame) -> None:
-    described = list(metadata.columns)
-    present = [str(column) for column in frame.columns]
-    missing = [column for column in described if column not in present]
-    extra = [column for column in present if column not in described]
-    if not missing and not extra:
-        return
-    parts = []
-    if missing:
-        parts.append(f"described in the metadata but not in the table: {', '.join(missing)}")
-    if extra:
-        parts.append(f"in the table but not in the metadata: {', '.join(extra)}")
-    raise MetadataError(
-        f"The metadata does not match the table's columns ({'; '.join(parts)}).",
-        "Detect the metadata again for this table, or load the metadata saved with it.",
-    )
-
-
-def _check_datetime_format(values: pd.Series, column: str, datetime_format: str) -> None:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return  # already dates; the format only matters for text
-    _check_format_is_usable(datetime_format, column)
-    sample = values.dropna().head(_FORMAT_SAMPLE_ROWS)
-    if sample.empty:
-        return
-    as_text = sample.map(_value_as_text)
-    parsed = pd.to_datetime(as_text, format=datetime_format, errors="coerce")
-    failed = as_text[parsed.isna()]
-    if not failed.empty:
-        raise MetadataError(
-            f"Column '{column}' has values that do not match the date format "
-            f"'{datetime_format}', e.g. '{failed.iloc[0]}'.",
-            "Fix the datetime_format in the metadata editor (e.g. %Y-%m-%d for 2024-01-31), "
-            "or change the column's sdtype.",
-        )
-
-
-def _value_as_text(value: Any) -> str:
-    # 20240131.0 from a float column must read as "20240131" to match %Y%m%d.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _check_primary_key(values: pd.Series, column: str) -> None:
-    missing = int(values.isna().sum())
-    if missing:
-        raise MetadataError(
-            f"The primary key '{column}' is empty in {missing} row(s); a key must identify "
-            "every row.",
-            "Choose another primary key, or untick 'primary_key' for this column.",
-        )
-    duplicated = values[values.duplicated()]
-    if not duplicated.empty:
-        raise MetadataError(
-            f"The primary key '{column}' repeats values (e.g. '{duplicated.iloc[0]}' appears "
-            f"more than once; {duplicated.nunique()} value(s) repeat).",
-            "Choose a column with one distinct value per row, or untick 'primary_key'.",
-        )
-
-
-def _check_with_sdv(metadata: TableMetadata, frame: pd.DataFrame) -> None:
-    sdv_metadata = metadata.to_sdv()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sdv_metadata.validate()
-            sdv_metadata.validate_data({metadata.table_name: frame})
-    except Exception as error:  # InvalidMetadataError / InvalidDataError, long multi-line text
-        raise MetadataError(
-            f"The table does not fit its metadata: {_clean_sdv_message(error)}",
-            "Change the sdtype of the column named above in the metadata editor.",
-        ) from error
-
-
-# ---------------------------------------------------------------------------------------------
-# Pitfall warnings
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MetadataWarning:
-    column: str
-    kind: str  # id_like, integer_dates, high_cardinality, constant, empty, mostly_missing
-    message: str
-
-
-_MOSTLY_MISSING_SHARE = 0.8
-_HIGH_CARDINALITY_SHARE = 0.5
-_HIGH_CARDINALITY_COUNT = 1000
-_MIN_ROWS_FOR_SHAPE_RULES = 10  # in tinier tables "unique per row" says nothing
-_EPOCH_SECONDS = (315_532_800, 4_102_444_800)  # 1980-01-01 .. 2100-01-01
-_EPOCH_MILLISECONDS = (315_532_800_000, 4_102_444_800_000)
-_CODE_PATTERN = r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9_\-./:#]*$"
-
-
-def metadata_warnings(frame: pd.DataFrame, metadata: TableMetadata) -> list[MetadataWarning]:
-    """Common metadata mistakes that make synthetic data worse, each with what to do."""
-    columns = metadata.columns
-    found: list[MetadataWarning] = []
-    for column in frame.columns:
-        spec = columns.get(str(column))
-        if spec is None:
-            continue
-        warning = _column_warning(frame[column], str(column), spec, metadata.primary_key)
-        if warning is not None:
-            found.append(warning)
-    return found
-
-
-def _column_warning(
-    values: pd.Series, column: str, spec: dict, primary_key: str | None
-) -> MetadataWarning | None:
-    """The most important problem of one column, or None."""
-    non_null = values.dropna()
-    if non_null.empty:
-        return MetadataWarning(
-            column,
-            "empty",
-            f"Column '{column}' is entirely empty: there is nothing to learn, and the synthetic "
-            "column will be empty too. Remove the column before generating if it is not needed.",
-        )
-    missing_share = 1 - len(non_null) / len(values)
-    if missing_share == 0 and non_null.nunique() == 1:
-        return MetadataWarning(
-            column,
-            "constant",
-            f"Column '{column}' holds the same value ('{non_null.iloc[0]}') in every row: the "
-            "synthesizer will copy it unchanged. Remove it before generating and add it back "
-            "afterwards, or ignore this if that is what you want.",
-        )
-    if missing_share > _MOSTLY_MISSING_SHARE:
-        return MetadataWarning(
-            column,
-            "mostly_missing",
-            f"Column '{column}' is {missing_share:.0%} empty: the synthesizer learns its few "
-            "values from very little data, so they will be unreliable. Remove the column if it "
-            "is not needed, or check that the file was read correctly.",
-        )
-    sdtype = spec["sdtype"]
-    if sdtype in {"numerical", "categorical", "ordinal"}:
-        date_format = _integer_date_kind(non_null)
-        if date_format is not None:
-            return _integer_dates_warning(column, date_format)
-    could_be_id = sdtype != "id" and not _is_pii_sdtype(sdtype) and column != primary_key
-    if could_be_id and _looks_like_identifier(values):
-        return MetadataWarning(
-            column,
-            "id_like",
-            f"Column '{column}' has a different code-like value in every row, so it looks "
-            f"like an identifier, but its sdtype is '{sdtype}': the synthesizer will try to "
-            "learn a pattern in it and copy real values. Mark it as id (or as the primary "
-            "key) in the metadata editor.",
-        )
-    if sdtype in {"categorical", "ordinal"}:
-        return _high_cardinality_warning(non_null, column)
-    return None
-
-
-def _integer_date_kind(non_null: pd.Series) -> str | None:
-    """ "%Y%m%d", "epoch_s" or "epoch_ms" when every value reads as such a date, else None."""
-    if pd.api.types.is_bool_dtype(non_null):
-        return None
-    numbers = pd.to_numeric(non_null, errors="coerce")
-    if numbers.isna().any() or not (numbers == numbers.round()).all():
-        return None
-    integers = numbers.astype("int64")
-    if integers.between(19_000_101, 21_001_231).all():
-        parsed = pd.to_datetime(integers.astype(str), format="%Y%m%d", errors="coerce")
-        if parsed.notna().all():
-            return "%Y%m%d"
-    if integers.nunique() > 1:
-        if integers.between(*_EPOCH_SECONDS).all():
-            return "epoch_s"
-        if integers.between(*_EPOCH_MILLISECONDS).all():
-            return "epoch_ms"
-    return None
-
-
-def _integer_dates_warning(column: str, date_format: str) -> MetadataWarning:
-    if date_format == "%Y%m%d":
-        message = (
-            f"Column '{column}' holds whole numbers such as 20240131 that read as dates: as a "
-            "number, the synthesizer can make impossible dates like 20241399. Set its sdtype to "
-            "datetime with format %Y%m%d in the metadata editor."
-        )
-    else:
-        unit = "seconds" if date_format == "epoch_s" else "milliseconds"
-        code = "s" if date_format == "epoch_s" else "ms"
-        message = (
-            f"Column '{column}' looks like Unix timestamps ({unit} since 1970): the synthesizer "
-            "treats them as plain numbers, so date patterns (weekdays, months) are lost. "
-            f"Convert the column to dates before loading (e.g. pandas.to_datetime(values, "
-            f"unit='{code}')), then set its sdtype to datetime; or ignore this if the numbers "
-            "are not dates."
-        )
-    return MetadataWarning(column, "integer_dates", message)
-
-
-def _looks_like_identifier(values: pd.Series) -> bool:
-    if len(values) < _MIN_ROWS_FOR_SHAPE_RULES or values.isna().any():
-        return False
-    if values.nunique() != len(values):
-        return False
-    if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        steps = values.sort_values().diff().dropna()
-        return bool((steps == steps.iloc[0]).all())
-    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        text = values.astype(str)
-        return bool(text.str.fullmatch(_CODE_PATTERN).all())
-    return False
-
-
-def _high_cardinality_warning(non_null: pd.Series, column: str) -> MetadataWarning | None:
-    distinct = int(non_null.nunique())
-    share = distinct / len(non_null)
-    too_many = distinct > _HIGH_CARDINALITY_COUNT
-    too_varied = distinct >= _MIN_ROWS_FOR_SHAPE_RULES and share > _HIGH_CARDINALITY_SHARE
-    if not (too_many or too_varied):
-        return None
-    return MetadataWarning(
-        column,
-        "high_cardinality",
-        f"Column '{column}' is categorical with {distinct:,} different values ({share:.0%} of "
-        "rows): the synthesizer learns each category separately, which is slow and mostly "
-        "repeats real values. If it is free text or an identifier, mark it as id or a PII type "
-        "(e.g. name, address); otherwise group rare values into 'Other' before loading.",
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,15 +14,16 @@ ENGINE = ROOT / "synth_core"
 # where listed in ALLOWED_PEERS.
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"io", "profile"},
+    {"io", "_readers", "profile"},  # _readers: io's format-specific readers
     {"demo_data"},
     {"metadata"},
+    {"metadata_editor", "metadata_checks"},
     {"backends"},
     {"jobs", "workflow", "evaluation"},
     {"plots", "export"},
     {"cli", "__main__"},
 ]
-ALLOWED_PEERS = {("workflow", "jobs"), ("__main__", "cli")}
+ALLOWED_PEERS = {("io", "_readers"), ("workflow", "jobs"), ("__main__", "cli")}
 
 
 def _engine_modules() -> list[Path]:

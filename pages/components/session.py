@@ -6,26 +6,25 @@ browser sessions never see each other's data (never `st.cache_resource` for user
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
 
-from synth_core.backends.base import CancelToken, ProgressCallback
-from synth_core.evaluation import EvaluationResult
+from synth_core.backends import CancelToken, ProgressCallback, ProgressUpdate
+from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.export import export_table
 from synth_core.io import LoadedTable
 from synth_core.jobs import Job, JobSnapshot, JobState
-from synth_core.metadata import (
-    MetadataWarning,
-    TableMetadata,
-    detect_metadata,
-    metadata_warnings,
-)
+from synth_core.metadata import TableMetadata, detect_metadata
+from synth_core.metadata_checks import MetadataWarning, metadata_warnings
 from synth_core.profile import profile_table
 from synth_core.workflow import GenerationRequest, GenerationResult, generate
 
 STATE_KEY = "synth_workbench_state"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,14 +38,32 @@ class Generation:
 
 
 @dataclass
-class RunningGeneration:
-    """The handle of a generation job still running in the background."""
+class BackgroundRun(Generic[T]):
+    """A background job and the number of the generation it makes or evaluates."""
 
     number: int
-    job: Job[GenerationResult]
+    job: Job[T]
+
+    def ended(self) -> JobSnapshot | None:
+        """The job's final snapshot, or None while it still runs."""
+        snapshot = self.job.snapshot()
+        return snapshot if snapshot.finished else None
+
+
+@dataclass
+class RunningGeneration(BackgroundRun[GenerationResult]):
+    """The handle of a generation job still running in the background."""
+
     request: GenerationRequest
     table: LoadedTable
     metadata: TableMetadata
+
+
+@dataclass
+class RunningEvaluation(BackgroundRun[EvaluationResult]):
+    """The handle of an evaluation job; `number` is the generation it evaluates."""
+
+    generation: Generation
 
 
 @dataclass
@@ -68,6 +85,10 @@ class WorkbenchState:
     # How the last job ended (kept so FAILED/CANCELLED stay visible after a rerun).
     last_outcome: JobSnapshot | None = None
     generations_started: int = 0
+    # At most one evaluation job per session, always of the current generation.
+    evaluating: RunningEvaluation | None = None
+    # How the last evaluation job ended; a FAILED or CANCELLED one waits for the user to retry.
+    evaluation_outcome: JobSnapshot | None = None
     evaluation: EvaluationResult | None = None
     evaluation_for: int | None = None
     # The last exported file, so reruns of the Export page do not rewrite it.
@@ -80,7 +101,7 @@ class WorkbenchState:
 
     @property
     def is_generating(self) -> bool:
-        return self.running is not None and not self.running.job.snapshot().finished
+        return self.running is not None and self.running.ended() is None
 
 
 def get_state() -> WorkbenchState:
@@ -101,6 +122,7 @@ def load_table(state: WorkbenchState, table: LoadedTable) -> None:
     state.running = None
     state.generation = None
     state.last_outcome = None
+    _drop_evaluation_job(state)
     state.evaluation = None
     state.evaluation_for = None
     set_metadata(state, metadata)
@@ -122,6 +144,7 @@ def start_generation(state: WorkbenchState, request: GenerationRequest) -> None:
     def work(progress: ProgressCallback, cancel: CancelToken) -> GenerationResult:
         return generate(table.frame, metadata, request, progress=progress, cancel=cancel)
 
+    _drop_evaluation_job(state)  # it would evaluate a generation about to be replaced
     state.generations_started += 1
     state.running = RunningGeneration(
         number=state.generations_started,
@@ -138,8 +161,8 @@ def collect_finished_job(state: WorkbenchState) -> JobSnapshot | None:
     running = state.running
     if running is None:
         return None
-    snapshot = running.job.snapshot()
-    if not snapshot.finished:
+    snapshot = running.ended()
+    if snapshot is None:
         return None
     state.running = None
     state.last_outcome = snapshot
@@ -165,6 +188,102 @@ def store_evaluation(
 ) -> None:
     state.evaluation = result
     state.evaluation_for = generation.number
+
+
+def start_evaluation(state: WorkbenchState) -> None:
+    """Evaluate the current generation in a background job, replacing any earlier one."""
+    generation = state.generation
+    assert generation is not None
+    _drop_evaluation_job(state)
+
+    def work(progress: ProgressCallback, cancel: CancelToken) -> EvaluationResult:
+        return evaluate(
+            generation.table.frame,
+            generation.result.synthetic,
+            generation.metadata,
+            progress=_stopping_when_cancelled(progress, cancel),
+        )
+
+    state.evaluating = RunningEvaluation(
+        number=generation.number,
+        job=Job.start(f"evaluate {generation.table.name}", work),
+        generation=generation,
+    )
+
+
+def start_evaluation_if_needed(state: WorkbenchState) -> None:
+    """On a visit to Evaluate: evaluate the current generation unless that is done or under way.
+
+    A failed or cancelled evaluation is not restarted (the user retries it), and nothing
+    starts while a new generation runs, since that generation will replace the current one.
+    """
+    if state.evaluating is not None and not _evaluates_current(state, state.evaluating):
+        _drop_evaluation_job(state)
+    if (
+        state.generation is None
+        or state.is_generating
+        or state.evaluating is not None
+        or state.evaluation_outcome is not None
+        or cached_evaluation(state) is not None
+    ):
+        return
+    start_evaluation(state)
+
+
+def cancel_evaluation(state: WorkbenchState) -> None:
+    """Stop the evaluation job and forget it at once; a result it still delivers is discarded."""
+    evaluating = state.evaluating
+    if evaluating is None:
+        return
+    _drop_evaluation_job(state)
+    # evaluate() stops only between its steps, so the page does not wait for the thread: the
+    # evaluation counts as cancelled now, and the abandoned job is never collected.
+    state.evaluation_outcome = replace(
+        evaluating.job.snapshot(), state=JobState.CANCELLED, finished_at=time.time()
+    )
+
+
+def collect_finished_evaluation(state: WorkbenchState) -> JobSnapshot | None:
+    """If the evaluation job has ended, cache its result, record how it ended, return its snapshot."""
+    evaluating = state.evaluating
+    if evaluating is None:
+        return None
+    if not _evaluates_current(state, evaluating):
+        _drop_evaluation_job(state)  # a stale result is never shown
+        return None
+    snapshot = evaluating.ended()
+    if snapshot is None:
+        return None
+    state.evaluating = None
+    state.evaluation_outcome = snapshot
+    if snapshot.state == JobState.DONE:
+        store_evaluation(state, evaluating.generation, evaluating.job.result)
+    return snapshot
+
+
+def _evaluates_current(state: WorkbenchState, evaluating: RunningEvaluation) -> bool:
+    return state.generation is not None and evaluating.number == state.generation.number
+
+
+def _drop_evaluation_job(state: WorkbenchState) -> None:
+    if state.evaluating is not None:
+        state.evaluating.job.cancel()
+    state.evaluating = None
+    state.evaluation_outcome = None
+
+
+def _stopping_when_cancelled(progress: ProgressCallback, cancel: CancelToken) -> ProgressCallback:
+    """Pass progress on, but end the work at its next report once cancel was requested.
+
+    evaluate() takes no cancel token; raising from its progress callback, which it calls
+    between steps, is how an abandoned evaluation stops using the CPU.
+    """
+
+    def report(update: ProgressUpdate) -> None:
+        cancel.raise_if_cancelled()
+        progress(update)
+
+    return report
 
 
 def exported_bytes(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from pages.components.session import WorkbenchState
-from synth_core.backends import BACKENDS
-from synth_core.backends.base import ParamSpec
+from synth_core.backends import BACKENDS, ParamSpec, ProgressUpdate
+from synth_core.jobs import JobSnapshot
 
 DATA_PAGE = "pages/1_Data.py"
 GENERATE_PAGE = "pages/2_Generate.py"
@@ -67,6 +69,16 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def job_progress(snapshot: JobSnapshot, describe: Callable[[ProgressUpdate], str]) -> None:
+    """A background job's progress bar: what it is doing (`describe`) and for how long."""
+    elapsed = format_duration(max(0.0, time.time() - snapshot.started_at))
+    update = snapshot.progress
+    if update is None:
+        st.progress(0.0, text=f"Starting… · elapsed {elapsed}")
+    else:
+        st.progress(update.fraction, text=f"{describe(update)} · elapsed {elapsed}")
 
 
 def param_widget(spec: ParamSpec, key: str) -> Any:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from synth_core.backends.base import Backend
+from synth_core.backends.base import (
+    MAX_SEED,
+    Backend,
+    CancelToken,
+    FitReport,
+    ParamSpec,
+    ProgressCallback,
+    ProgressUpdate,
+)
 from synth_core.backends.sdv import (
     CopulaGANBackend,
     CTGANBackend,
@@ -34,4 +42,15 @@ def create_backend(key: str, **params: Any) -> Backend:
     return backend_class(**params)
 
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "create_backend"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "MAX_SEED",
+    "Backend",
+    "CancelToken",
+    "FitReport",
+    "ParamSpec",
+    "ProgressCallback",
+    "ProgressUpdate",
+    "create_backend",
+]

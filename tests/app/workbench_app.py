@@ -53,6 +53,17 @@ def wait_for_job(app: AppTest, timeout_s: float = JOB_TIMEOUT_S) -> AppTest:
     return app
 
 
+def wait_for_evaluation(app: AppTest, timeout_s: float = JOB_TIMEOUT_S) -> AppTest:
+    """Rerun the Evaluate page, as its polling fragment would, until the evaluation job has ended."""
+    deadline = time.monotonic() + timeout_s
+    while workbench(app).evaluating is not None:
+        assert time.monotonic() < deadline, "the evaluation job did not finish in time"
+        time.sleep(0.5)
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
 def generate_demo(app: AppTest) -> AppTest:
     """Load the demo and generate from it with the default backend (GaussianCopula)."""
     load_demo(app)
