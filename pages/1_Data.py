@@ -179,6 +179,8 @@ def metadata_files(state: WorkbenchState) -> None:
 run_through_app_entry()
 state = get_state()
 st.title("Data")
+if state.startup_error:
+    st.error(state.startup_error)
 demo_tab, upload_tab = st.tabs(["Demo dataset", "Upload a file"])
 with demo_tab:
     demo_loader(state)

@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from synth_core.backends import CancelToken, ProgressCallback, ProgressUpdate
+from synth_core.demo_data import DEFAULT_DEMO, load_demo_dataset
+from synth_core.errors import SynthWorkbenchError
 from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.export import export_table
 from synth_core.io import LoadedTable
@@ -79,6 +81,8 @@ class WorkbenchState:
     # The upload (file id, sheet) already read, so reruns do not re-read it and wipe edits.
     upload_key: tuple[str, str | None] | None = None
     upload_error: str | None = None
+    # Why the default demo could not be loaded when the session started, if it could not.
+    startup_error: str | None = None
     metadata_upload_id: str | None = None
     running: RunningGeneration | None = None
     generation: Generation | None = None
@@ -105,10 +109,24 @@ class WorkbenchState:
 
 
 def get_state() -> WorkbenchState:
-    """The current browser session's workbench state, created on first use."""
+    """The current browser session's workbench state, created on first use.
+
+    A new session starts on the default demo table, so the workbench works with zero clicks.
+    """
     if STATE_KEY not in st.session_state:
-        st.session_state[STATE_KEY] = WorkbenchState()
+        state = WorkbenchState()
+        try:
+            load_table(state, _default_demo())
+        except SynthWorkbenchError as error:
+            state.startup_error = error.user_message()
+        st.session_state[STATE_KEY] = state
     return st.session_state[STATE_KEY]
+
+
+@st.cache_data(show_spinner=False)
+def _default_demo() -> LoadedTable:
+    # Public data from an installed package, the same for everyone: safe to share across sessions.
+    return load_demo_dataset(DEFAULT_DEMO)
 
 
 def load_table(state: WorkbenchState, table: LoadedTable) -> None:

@@ -7,11 +7,9 @@ import io
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
-from workbench_app import ROOT, load_demo, texts, workbench
+from workbench_app import CLINIC_CSV, load_demo, texts, workbench
 
 from synth_core.metadata import TableMetadata
-
-CLINIC_CSV = (ROOT / "tests" / "fixtures" / "clinic_visits.csv").read_bytes()
 
 
 def _editor_key(app: AppTest) -> str:
@@ -35,10 +33,14 @@ def _row_of(app: AppTest, column: str) -> int:
     return int(frame.index[frame["column"] == column][0])
 
 
-def test_app_opens_on_data_with_demo_preselected(app: AppTest) -> None:
+def test_app_opens_on_data_with_the_default_demo_already_loaded(app: AppTest) -> None:
     assert app.title[0].value == "Data"
     assert app.selectbox(key="demo_choice").value == "student_placements"
-    assert any("Load demo" in text for text in texts(app.info))
+    state = workbench(app)
+    assert state.table is not None and state.table.name == "student_placements"
+    assert state.metadata is not None
+    assert app.data_editor, "the metadata editor is shown without any click"
+    assert not app.error
 
 
 def test_demo_load_shows_preview_profile_and_metadata_editor(app: AppTest) -> None:
@@ -86,8 +88,8 @@ def test_empty_csv_shows_error(app: AppTest) -> None:
     app.run()
 
     assert not app.exception
-    assert app.error
-    assert workbench(app).table is None
+    assert any("empty" in text.lower() for text in texts(app.error))
+    assert workbench(app).table.name == "student_placements", "the loaded table is kept"
 
 
 def test_metadata_edit_is_applied(app: AppTest) -> None:

@@ -20,6 +20,7 @@ from workbench_app import (
     workbench,
 )
 
+from pages.components.session import STATE_KEY, WorkbenchState
 from synth_core.jobs import JobState
 
 
@@ -37,6 +38,7 @@ def _generate_again(app: AppTest, seed: int) -> AppTest:
 
 @pytest.mark.parametrize("page", [GENERATE_PAGE, EVALUATE_PAGE, EXPORT_PAGE])
 def test_pages_without_data_show_guidance(app: AppTest, page: str) -> None:
+    app.session_state[STATE_KEY] = WorkbenchState()  # as when the default demo failed to load
     app.switch_page(page).run()
 
     assert not app.exception

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from workbench_app import GENERATE_PAGE, load_demo, new_app, texts, workbench
+from workbench_app import CLINIC_CSV, GENERATE_PAGE, new_app, wait_for_job, workbench
 
 
 def test_two_sessions_do_not_share_data() -> None:
     first, second = new_app(), new_app()
 
-    load_demo(first)
+    first.file_uploader(key="table_upload").set_value(("clinic_visits.csv", CLINIC_CSV, "text/csv"))
+    first.run()
+    first.switch_page(GENERATE_PAGE).run()
+    first.button(key="generate").click().run()
+    wait_for_job(first)
     second.run()
 
-    assert workbench(first).has_table
-    assert not workbench(second).has_table
     assert workbench(first) is not workbench(second)
+    assert workbench(first).table.name == "clinic_visits"
+    assert workbench(first).generation is not None
+    assert workbench(second).table.name == "student_placements"
+    assert workbench(second).generation is None
     second.switch_page(GENERATE_PAGE).run()
-    assert any("No table loaded" in text for text in texts(second.info))
+    assert not second.dataframe, "the second session shows no synthetic preview"

@@ -22,6 +22,7 @@ DATA_PAGE = "pages/1_Data.py"
 GENERATE_PAGE = "pages/2_Generate.py"
 EVALUATE_PAGE = "pages/3_Evaluate.py"
 EXPORT_PAGE = "pages/4_Export.py"
+CLINIC_CSV = (ROOT / "tests" / "fixtures" / "clinic_visits.csv").read_bytes()
 
 
 def new_app() -> AppTest:
