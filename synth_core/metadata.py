@@ -10,6 +10,7 @@ import copy
 import json
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,23 @@ def detect_metadata(frame: pd.DataFrame, table_name: str) -> TableMetadata:
             "Check that every column has a simple type (numbers, text or dates).",
         ) from error
     return TableMetadata(table_name=table_name, sdv_dict=detected.to_dict())
+
+
+def column_mismatch(
+    expected: Sequence[str],
+    present: Sequence[str],
+    expected_label: str = "described in the metadata",
+    present_label: str = "in the table",
+) -> str | None:
+    """'missing …; extra …' when two column lists differ, else None (shared wording)."""
+    missing = [column for column in expected if column not in present]
+    extra = [column for column in present if column not in expected]
+    parts = []
+    if missing:
+        parts.append(f"{expected_label} but not {present_label}: {', '.join(missing)}")
+    if extra:
+        parts.append(f"{present_label} but not {expected_label}: {', '.join(extra)}")
+    return "; ".join(parts) or None
 
 
 def check_frame_for_metadata(frame: pd.DataFrame) -> None:

@@ -17,6 +17,7 @@ from synth_core.metadata import (
     check_datetime_format_is_usable,
     check_frame_for_metadata,
     clean_sdv_message,
+    column_mismatch,
     is_pii_sdtype,
 )
 
@@ -40,21 +41,12 @@ def validate_metadata(metadata: TableMetadata, frame: pd.DataFrame) -> None:
 
 
 def _check_same_columns(metadata: TableMetadata, frame: pd.DataFrame) -> None:
-    described = list(metadata.columns)
-    present = [str(column) for column in frame.columns]
-    missing = [column for column in described if column not in present]
-    extra = [column for column in present if column not in described]
-    if not missing and not extra:
-        return
-    parts = []
-    if missing:
-        parts.append(f"described in the metadata but not in the table: {', '.join(missing)}")
-    if extra:
-        parts.append(f"in the table but not in the metadata: {', '.join(extra)}")
-    raise MetadataError(
-        f"The metadata does not match the table's columns ({'; '.join(parts)}).",
-        "Detect the metadata again for this table, or load the metadata saved with it.",
-    )
+    mismatch = column_mismatch(list(metadata.columns), [str(column) for column in frame.columns])
+    if mismatch:
+        raise MetadataError(
+            f"The metadata does not match the table's columns ({mismatch}).",
+            "Detect the metadata again for this table, or load the metadata saved with it.",
+        )
 
 
 def _check_datetime_format(values: pd.Series, column: str, datetime_format: str) -> None:

@@ -18,6 +18,7 @@ from synth_core.metadata import (
     SDTYPE_KEYS,
     TableMetadata,
     check_datetime_format_is_usable,
+    column_mismatch,
     is_pii_sdtype,
     normalised_metadata,
 )
@@ -95,16 +96,10 @@ def _editor_rows(metadata: TableMetadata, edited: pd.DataFrame) -> list[dict[str
             f"The edited metadata lists column(s) more than once: {', '.join(duplicated)}.",
             "List every column of the table once.",
         )
-    added = [name for name in names if name not in known]
-    removed = [name for name in known if name not in names]
-    if added or removed:
-        parts = []
-        if added:
-            parts.append(f"not in the table: {', '.join(added)}")
-        if removed:
-            parts.append(f"missing from the editor: {', '.join(removed)}")
+    mismatch = column_mismatch(names, known, "in the editor", "in the table")
+    if mismatch:
         raise MetadataError(
-            f"The edited metadata does not list the table's columns ({'; '.join(parts)}).",
+            f"The edited metadata does not list the table's columns ({mismatch}).",
             "Column names cannot be changed here; rename them in the file and load it again.",
         )
     rows = []

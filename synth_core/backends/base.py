@@ -30,6 +30,7 @@ from synth_core.errors import (
     NotFittedError,
     SynthWorkbenchError,
 )
+from synth_core.metadata import column_mismatch
 
 if TYPE_CHECKING:
     from synth_core.metadata import TableMetadata
@@ -252,17 +253,9 @@ def _check_frame_matches_metadata(frame: pd.DataFrame, metadata: TableMetadata) 
             "The table is empty, so there is nothing to learn from.",
             "Load a table with at least a few rows.",
         )
-    in_table = [str(column) for column in frame.columns]
-    described = list(metadata.columns)
-    missing = [column for column in described if column not in in_table]
-    extra = [column for column in in_table if column not in described]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing from the table: {', '.join(missing)}")
-        if extra:
-            parts.append(f"not described in the metadata: {', '.join(extra)}")
+    mismatch = column_mismatch(list(metadata.columns), [str(column) for column in frame.columns])
+    if mismatch:
         raise BackendError(
-            f"The table's columns do not match its metadata ({'; '.join(parts)}).",
+            f"The table's columns do not match its metadata ({mismatch}).",
             "Detect the metadata again for this table, or load the metadata saved with it.",
         )

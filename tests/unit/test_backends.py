@@ -247,7 +247,7 @@ def test_bad_seed_is_a_parameter_error(seed, table, metadata):
 
 def test_columns_that_do_not_match_the_metadata_are_named(table, metadata):
     renamed = table.rename(columns={"age": "years"})
-    with pytest.raises(BackendError, match=r"missing from the table: age.*not described.*years"):
+    with pytest.raises(BackendError, match=r"not in the table: age.*not described in the metadata: years"):
         create_backend("gaussian_copula").fit(renamed, metadata, seed=0)
 
 
