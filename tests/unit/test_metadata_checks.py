@@ -28,7 +28,7 @@ def test_validation_names_missing_and_extra_columns(
         validate_metadata(students_metadata, frame)
     message = caught.value.user_message()
     assert "not in the table: salary" in message
-    assert "not in the metadata: bonus" in message
+    assert "not described in the metadata: bonus" in message
 
 
 def test_validation_rejects_a_date_format_the_values_do_not_follow(
