@@ -7,6 +7,8 @@ boundary and show `user_message()`: one sentence, plus what to do next.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SynthWorkbenchError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -69,3 +71,41 @@ class EvaluationError(SynthWorkbenchError):
 
 class ExportError(SynthWorkbenchError):
     """A table could not be written in the requested format."""
+
+
+class LLMError(SynthWorkbenchError):
+    """Something went wrong talking to the LLM endpoint or reading its reply."""
+
+
+class LLMNotConfiguredError(LLMError):
+    """No LLM endpoint (model, key or local base URL) is configured."""
+
+
+class LLMConnectionError(LLMError):
+    """The endpoint could not be reached or kept failing after retries (timeouts, 5xx, 429, 401)."""
+
+    def __init__(self, message: str, hint: str = "", *, status_code: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status_code = status_code  # the last HTTP status, None for timeouts / no connection
+
+
+class LLMResponseError(LLMError):
+    """The endpoint answered, but the reply was garbage, cut off, or of the wrong shape."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        raw_text: str = "",
+        finish_reason: str | None = None,
+        salvaged: Any = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.raw_text = raw_text  # what the model wrote (already paid for)
+        self.finish_reason = finish_reason  # "length" when cut off at the max_tokens limit
+        self.salvaged = salvaged  # the complete part of a cut-off JSON value, or None
+
+
+class BudgetExhaustedError(LLMError):
+    """The run's token budget does not cover the next request."""

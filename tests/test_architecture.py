@@ -18,12 +18,19 @@ LAYERS: list[set[str]] = [
     {"demo_data"},
     {"metadata"},
     {"metadata_editor", "metadata_checks"},
-    {"backends"},
+    {"backends", "llm"},  # llm: the LLM client, designs and rows under synth_core/llm/
     {"jobs", "workflow", "evaluation"},
     {"plots", "export"},
     {"cli", "__main__"},
 ]
-ALLOWED_PEERS = {("io", "_readers"), ("workflow", "jobs"), ("__main__", "cli")}
+# backends.llm builds on llm.rows; llm uses backends.base's progress and cancel types.
+ALLOWED_PEERS = {
+    ("io", "_readers"),
+    ("workflow", "jobs"),
+    ("__main__", "cli"),
+    ("backends", "llm"),
+    ("llm", "backends"),
+}
 
 
 def _engine_modules() -> list[Path]:

@@ -13,6 +13,7 @@ from synth_core.backends.base import (
     ProgressCallback,
     ProgressUpdate,
 )
+from synth_core.backends.llm import LLMBackend
 from synth_core.backends.sdv import (
     CopulaGANBackend,
     CTGANBackend,
@@ -26,6 +27,7 @@ BACKENDS: dict[str, type[Backend]] = {
     "ctgan": CTGANBackend,
     "tvae": TVAEBackend,
     "copulagan": CopulaGANBackend,
+    "llm": LLMBackend,
 }
 
 DEFAULT_BACKEND = "gaussian_copula"

@@ -1,0 +1,1 @@
+"""Unit tests of synth_core.llm against the fake OpenAI-compatible server."""
