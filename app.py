@@ -1,9 +1,10 @@
-"""Synth Workbench: from a sample table to a downloaded synthetic table, offline."""
+"""Synth Workbench: from a sample table (or a description, with an LLM) to a synthetic table."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from pages.components.llm_settings import render_llm_sidebar
 from pages.components.session import collect_finished_job, get_state
 from pages.components.ui import render_sidebar
 
@@ -12,6 +13,7 @@ st.set_page_config(page_title="Synth Workbench", page_icon=":material/science:",
 navigation = st.navigation(
     [
         st.Page("pages/1_Data.py", title="Data", icon=":material/table_view:", default=True),
+        st.Page("pages/5_Describe.py", title="Describe", icon=":material/edit_note:"),
         st.Page("pages/2_Generate.py", title="Generate", icon=":material/auto_awesome:"),
         st.Page("pages/3_Evaluate.py", title="Evaluate", icon=":material/monitoring:"),
         st.Page("pages/4_Export.py", title="Export", icon=":material/download:"),
@@ -21,4 +23,5 @@ state = get_state()
 # A generation that finished while the user was elsewhere is picked up before anything is drawn.
 collect_finished_job(state)
 render_sidebar(state)
+render_llm_sidebar(state)
 navigation.run()

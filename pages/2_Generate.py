@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
+from pages.components.llm_settings import render_token_meter, session_settings
 from pages.components.session import (
     WorkbenchState,
     collect_finished_job,
@@ -28,12 +31,23 @@ from synth_core.backends import (
 from synth_core.errors import SynthWorkbenchError
 from synth_core.io import LoadLimits
 from synth_core.jobs import JobState
+from synth_core.llm.rows import MAX_LLM_ROWS
+from synth_core.llm.settings import ENABLE_HINT
+from synth_core.llm.usage import UsageMeter
 from synth_core.workflow import GenerationRequest
 
 # The default row count is the real table's size, but never so many that a first try is slow.
 DEFAULT_ROWS_CAP = 50_000
 PREVIEW_ROWS = 100
-STAGE_LABELS = {"fit": "Fitting", "sample": "Sampling", "evaluate": "Evaluating"}
+STAGE_LABELS = {
+    "fit": "Fitting",
+    "sample": "Sampling",
+    "evaluate": "Evaluating",
+    "llm": "Asking the LLM",
+}
+LLM_BACKEND = "llm"
+# LLMBackend parameters whose defaults come from this session's endpoint settings.
+LLM_SESSION_DEFAULTS = ("temperature", "token_budget", "concurrency")
 
 
 def settings(state: WorkbenchState) -> None:
@@ -48,11 +62,21 @@ def settings(state: WorkbenchState) -> None:
     )
     backend = BACKENDS[backend_key]
     st.caption(backend.description)
+    llm_settings = session_settings(state) if backend_key == LLM_BACKEND else None
+    if llm_settings is not None:
+        st.caption(
+            f"Every row costs tokens: start with a few dozen (at most {MAX_LLM_ROWS:,} a run). "
+            "Endpoint, key and defaults: sidebar, LLM endpoint."
+        )
+        if not llm_settings.is_configured:
+            st.info(ENABLE_HINT, icon=":material/key:")
     params = {}
     if backend.params:
         with st.expander("Backend settings", expanded=True):
             columns = st.columns(min(len(backend.params), 3))
             for index, spec in enumerate(backend.params):
+                if llm_settings is not None and spec.name in LLM_SESSION_DEFAULTS:
+                    spec = dataclasses.replace(spec, default=getattr(llm_settings, spec.name))
                 with columns[index % len(columns)]:
                     params[spec.name] = param_widget(spec, key=f"param_{backend_key}_{spec.name}")
     real_rows = len(state.table.frame)
@@ -75,18 +99,25 @@ def settings(state: WorkbenchState) -> None:
         help="The same seed, data and settings give the same synthetic rows.",
         key="seed",
     )
+    not_configured = llm_settings is not None and not llm_settings.is_configured
     if st.button(
         "Generate",
         type="primary",
-        disabled=state.is_generating,
+        disabled=state.is_generating or not_configured,
         key="generate",
         help="A generation is already running." if state.is_generating else None,
     ):
         create_backend(backend_key, **params)  # checks the settings before starting the job
+        meter = None
+        if llm_settings is not None:
+            # The LLM backend takes this session's endpoint, and counts tokens into a meter
+            # that the page shows while the job runs.
+            meter = UsageMeter(model=llm_settings.model, prices=state.llm.prices)
+            params = {**params, "settings": llm_settings, "meter": meter}
         request = GenerationRequest(
             backend_key=backend_key, params=params, num_rows=int(num_rows), seed=int(seed)
         )
-        start_generation(state, request)
+        start_generation(state, request, meter=meter)
         st.rerun()
 
 
@@ -112,6 +143,10 @@ def job_monitor() -> None:
         collect_finished_job(state)
         st.rerun()  # the whole page (and sidebar) now shows the result
     job_progress(snapshot, stage_text)
+    if running.meter is not None:
+        update = snapshot.progress
+        rows = update.done if update is not None and update.stage == "llm" else 0
+        render_token_meter(running.meter.snapshot(), rows, key="generate_live_token_meter")
     if st.button("Cancel", key="cancel_generation", disabled=snapshot.cancel_requested):
         running.job.cancel()
     if snapshot.cancel_requested or running.job.snapshot().cancel_requested:
@@ -137,6 +172,14 @@ def outcome(state: WorkbenchState) -> None:
     if result.epochs_run is not None:
         details += f", {result.epochs_run:,} training epochs"
     st.caption(details + ".")
+    if generation.usage is not None:
+        render_token_meter(generation.usage, len(result.synthetic), key="generate_token_meter")
+        if len(result.synthetic) < result.request.num_rows:
+            st.warning(
+                f"Only {len(result.synthetic):,} of {result.request.num_rows:,} rows were made: "
+                "the token budget ran out or the endpoint stopped answering. Raise the budget "
+                "and generate again for more."
+            )
     st.dataframe(result.synthetic.head(PREVIEW_ROWS), hide_index=True)
     links = st.columns(2)
     links[0].page_link(

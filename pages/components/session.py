@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -20,6 +20,9 @@ from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.export import export_table
 from synth_core.io import LoadedTable
 from synth_core.jobs import Job, JobSnapshot, JobState
+from synth_core.llm.design import TableDesign
+from synth_core.llm.rows import RowRun
+from synth_core.llm.usage import PriceTable, UsageMeter, UsageSnapshot
 from synth_core.metadata import TableMetadata, detect_metadata
 from synth_core.metadata_checks import MetadataWarning, metadata_warnings
 from synth_core.profile import profile_table
@@ -37,6 +40,8 @@ class Generation:
     result: GenerationResult
     table: LoadedTable
     metadata: TableMetadata
+    # The LLM backend's token usage for this generation; None for the other backends.
+    usage: UsageSnapshot | None = None
 
 
 @dataclass
@@ -59,6 +64,8 @@ class RunningGeneration(BackgroundRun[GenerationResult]):
     request: GenerationRequest
     table: LoadedTable
     metadata: TableMetadata
+    # Counts the LLM backend's tokens live; None for the other backends.
+    meter: UsageMeter | None = None
 
 
 @dataclass
@@ -66,6 +73,58 @@ class RunningEvaluation(BackgroundRun[EvaluationResult]):
     """The handle of an evaluation job; `number` is the generation it evaluates."""
 
     generation: Generation
+
+
+@dataclass
+class DesignProposal(BackgroundRun[TableDesign]):
+    """The handle of a job asking the LLM for a table design; `meter` counts its tokens."""
+
+    meter: UsageMeter
+
+
+@dataclass
+class RunningRows(BackgroundRun[RowRun]):
+    """The handle of a job generating rows from a design; `meter` counts its tokens live."""
+
+    meter: UsageMeter
+
+
+@dataclass
+class LLMWorkspace:
+    """The LLM side of the workbench for one session: endpoint overrides, design, row runs.
+
+    `overrides` holds what the sidebar changed (the API key too) for this session only: it
+    is never written to disk, and other sessions never see it.
+    """
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # The last "Test connection" outcome: (succeeded, message).
+    connection_check: tuple[bool, str] | None = None
+    prices: PriceTable = field(default_factory=PriceTable)
+    # Bumped whenever the prices are replaced from outside their editor.
+    prices_version: int = 0
+    design: TableDesign | None = None
+    # Bumped whenever the design is replaced from outside its editor, so the editor starts afresh.
+    design_version: int = 0
+    design_upload_id: str | None = None
+    proposing: DesignProposal | None = None
+    proposal_outcome: JobSnapshot | None = None
+    proposal_usage: UsageSnapshot | None = None
+    jobs_started: int = 0
+    rows_running: RunningRows | None = None
+    rows_outcome: JobSnapshot | None = None
+    # The last row run, kept when it stopped early so it can be resumed.
+    row_run: RowRun | None = None
+    row_run_number: int = 0
+    rows_export: tuple[int, bytes] | None = None
+
+    @property
+    def is_proposing(self) -> bool:
+        return self.proposing is not None and self.proposing.ended() is None
+
+    @property
+    def is_generating_rows(self) -> bool:
+        return self.rows_running is not None and self.rows_running.ended() is None
 
 
 @dataclass
@@ -98,6 +157,7 @@ class WorkbenchState:
     # The last exported file, so reruns of the Export page do not rewrite it.
     export_key: tuple[int, str, bool] | None = None
     export_data: bytes = b""
+    llm: LLMWorkspace = field(default_factory=LLMWorkspace)
 
     @property
     def has_table(self) -> bool:
@@ -154,8 +214,13 @@ def set_metadata(state: WorkbenchState, metadata: TableMetadata) -> None:
     state.metadata_version += 1
 
 
-def start_generation(state: WorkbenchState, request: GenerationRequest) -> None:
-    """Start generating from the current table and metadata in a background job."""
+def start_generation(
+    state: WorkbenchState, request: GenerationRequest, meter: UsageMeter | None = None
+) -> None:
+    """Start generating from the current table and metadata in a background job.
+
+    `meter` is the usage meter the request's LLM backend counts into, shown live by the page.
+    """
     table, metadata = state.table, state.metadata
     assert table is not None and metadata is not None
 
@@ -170,6 +235,7 @@ def start_generation(state: WorkbenchState, request: GenerationRequest) -> None:
         request=request,
         table=table,
         metadata=metadata,
+        meter=meter,
     )
     state.last_outcome = None
 
@@ -190,6 +256,7 @@ def collect_finished_job(state: WorkbenchState) -> JobSnapshot | None:
             result=running.job.result,
             table=running.table,
             metadata=running.metadata,
+            usage=None if running.meter is None else running.meter.snapshot(),
         )
     return snapshot
 
