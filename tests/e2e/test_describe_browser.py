@@ -6,6 +6,7 @@ with the token meter in view → download the CSV. The API key never reaches the
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -94,6 +95,8 @@ def test_describe_propose_edit_generate_download(  # type: ignore[no-untyped-def
     assert int(tokens_in.replace(",", "")) > 0, tokens_in
     assert int(tokens_out.replace(",", "")) > 0, tokens_out
     assert _metric_value(page, "Rows per 1k tokens") != "—"
+    if screenshots := os.environ.get("SYNTH_SCREENSHOT_DIR"):  # refreshes the README's picture
+        page.screenshot(path=str(Path(screenshots) / "screenshot-describe.png"), full_page=True)
 
     with page.expect_download() as download_info:
         download_button.click()
