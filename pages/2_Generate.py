@@ -26,7 +26,6 @@ from synth_core.backends import (
     DEFAULT_BACKEND,
     MAX_SEED,
     ProgressUpdate,
-    create_backend,
 )
 from synth_core.errors import SynthWorkbenchError
 from synth_core.io import LoadLimits
@@ -34,7 +33,7 @@ from synth_core.jobs import JobState
 from synth_core.llm.rows import MAX_LLM_ROWS
 from synth_core.llm.settings import ENABLE_HINT
 from synth_core.llm.usage import UsageMeter
-from synth_core.workflow import GenerationRequest
+from synth_core.workflow import GenerationRequest, check_request
 
 # The default row count is the real table's size, but never so many that a first try is slow.
 DEFAULT_ROWS_CAP = 50_000
@@ -107,7 +106,6 @@ def settings(state: WorkbenchState) -> None:
         key="generate",
         help="A generation is already running." if state.is_generating else None,
     ):
-        create_backend(backend_key, **params)  # checks the settings before starting the job
         meter = None
         if llm_settings is not None:
             # The LLM backend takes this session's endpoint, and counts tokens into a meter
@@ -117,6 +115,7 @@ def settings(state: WorkbenchState) -> None:
         request = GenerationRequest(
             backend_key=backend_key, params=params, num_rows=int(num_rows), seed=int(seed)
         )
+        check_request(request)  # settings and row count, before any work starts
         start_generation(state, request, meter=meter)
         st.rerun()
 

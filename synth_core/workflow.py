@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from synth_core.backends import create_backend
-from synth_core.backends.base import CancelToken, ProgressCallback, check_num_rows, check_seed
+from synth_core.backends.base import (
+    Backend,
+    CancelToken,
+    ProgressCallback,
+    check_num_rows,
+    check_seed,
+)
 
 if TYPE_CHECKING:
     from synth_core.metadata import TableMetadata
@@ -34,6 +40,18 @@ class GenerationResult:
     epochs_run: int | None
 
 
+def check_request(request: GenerationRequest) -> Backend:
+    """The configured backend, once settings, row count and seed are known to be valid.
+
+    Called before any work starts (by `generate` and by the Generate page), so a typo does not
+    cost the user a full training run.
+    """
+    backend = create_backend(request.backend_key, **request.params)
+    check_num_rows(request.num_rows, backend.max_rows)
+    check_seed(request.seed)
+    return backend
+
+
 def generate(
     frame: pd.DataFrame,
     metadata: TableMetadata,
@@ -46,10 +64,8 @@ def generate(
 
     Progress updates arrive with stage "fit" and then "sample"; `cancel` stops either stage.
     """
-    # Checked before fitting, so a typo does not cost the user a full training run.
-    num_rows = check_num_rows(request.num_rows)
-    seed = check_seed(request.seed)
-    backend = create_backend(request.backend_key, **request.params)
+    backend = check_request(request)
+    num_rows, seed = int(request.num_rows), int(request.seed)
     cancel = cancel or CancelToken()
     report = backend.fit(frame, metadata, seed=seed, progress=progress, cancel=cancel)
     cancel.raise_if_cancelled()

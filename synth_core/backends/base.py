@@ -79,15 +79,15 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
-def check_num_rows(num_rows: Any) -> int:
+def check_num_rows(num_rows: Any, maximum: int = MAX_SAMPLE_ROWS) -> int:
     if (
         isinstance(num_rows, bool)
         or not isinstance(num_rows, int | np.integer)
-        or not 1 <= num_rows <= MAX_SAMPLE_ROWS
+        or not 1 <= num_rows <= maximum
     ):
         raise BackendParameterError(
             f"The number of rows to generate must be a whole number from 1 to "
-            f"{MAX_SAMPLE_ROWS:,}; got {num_rows!r}.",
+            f"{maximum:,}; got {num_rows!r}.",
             "Ask for fewer rows, or generate in several runs.",
         )
     return int(num_rows)
@@ -109,6 +109,7 @@ class Backend(ABC):
     description: ClassVar[str]
     params: ClassVar[tuple[ParamSpec, ...]] = ()
     sample_batch_rows: ClassVar[int] = 10_000
+    max_rows: ClassVar[int] = MAX_SAMPLE_ROWS  # the most rows one `sample` call may ask for
 
     def __init__(self, **params: Any) -> None:
         self._settings = validate_params(self.params, params, self.label)
@@ -159,7 +160,7 @@ class Backend(ABC):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> pd.DataFrame:
-        num_rows = check_num_rows(num_rows)
+        num_rows = check_num_rows(num_rows, self.max_rows)
         seed = check_seed(seed)
         if not self._fitted:
             raise NotFittedError(

@@ -70,6 +70,8 @@ _FAKER_PROVIDERS = {
 class LLMBackend(Backend):
     key = "llm"
     label = "LLM (OpenAI-compatible)"
+    # Equals llm.rows.MAX_LLM_ROWS (a test checks); importing it here would close an import cycle.
+    max_rows = 10_000
     description = (
         "Asks a language model for new rows like a few examples from your table. Good for "
         "semantically rich columns (names, free text, domain codes); weak and costly at "
@@ -217,7 +219,7 @@ class LLMBackend(Backend):
         from synth_core.llm.rows import STOP_CANCELLED, generate_rows
         from synth_core.llm.usage import TokenBudget, UsageMeter
 
-        num_rows = check_num_rows(num_rows)
+        num_rows = check_num_rows(num_rows, self.max_rows)
         seed = check_seed(seed)
         if self._design is None or self._metadata is None:
             raise NotFittedError(

@@ -277,3 +277,21 @@ def test_rows_the_model_gets_wrong_are_dropped_and_replaced(server, visits, visi
     assert set(rows["department"]) <= DEPARTMENTS
     assert backend.last_run is not None and backend.last_run.invalid_dropped == 2
     assert len(server.chat_requests) == 2
+
+
+def test_the_backend_row_limit_matches_the_row_generator() -> None:
+    from synth_core.llm.rows import MAX_LLM_ROWS
+
+    assert LLMBackend.max_rows == MAX_LLM_ROWS
+
+
+def test_too_many_llm_rows_are_refused_before_any_work() -> None:
+    from synth_core.errors import BackendParameterError
+    from synth_core.workflow import GenerationRequest, check_request
+
+    request = GenerationRequest(backend_key="llm", params={}, num_rows=LLMBackend.max_rows + 1)
+    with pytest.raises(BackendParameterError, match="10,000"):
+        check_request(request)
+    assert check_request(
+        GenerationRequest(backend_key="gaussian_copula", params={}, num_rows=50_000)
+    )
