@@ -52,7 +52,7 @@ CONCURRENCIES = (1, 2, 4, 8)
 OVERHEAD_BATCH = 10
 OVERHEAD_CONCURRENCIES = (1, 4, 8)
 MODEL = "gpt-4o-mini"
-API_KEY = "sk-bench-not-a-real-key"
+API_KEY = "fake-key-for-the-local-benchmark-server"
 
 DESIGN = TableDesign.model_validate(
     {

@@ -124,6 +124,25 @@ def tidy_proposed_column(raw: Any) -> dict[str, Any] | None:
     return column
 
 
+# Strict structured output needs every property listed as required.
+_COLUMN_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string"},
+    "type": {"type": "string", "enum": list(COLUMN_TYPES)},
+    "description": {"type": "string"},
+    "allowed_values": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "for category columns only; empty otherwise",
+    },
+    "minimum": {"type": ["number", "null"]},
+    "maximum": {"type": ["number", "null"]},
+    "unit": {"type": "string"},
+    "examples": {"type": "array", "items": {"type": "string"}},
+    "nullable": {"type": "boolean"},
+    "pii": {"type": "boolean"},
+    "faker_provider": {"type": ["string", "null"]},
+}
+
 DESIGN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -133,36 +152,8 @@ DESIGN_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "type": {"type": "string", "enum": list(COLUMN_TYPES)},
-                    "description": {"type": "string"},
-                    "allowed_values": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "description": "for category columns only; empty otherwise",
-                    },
-                    "minimum": {"type": ["number", "null"]},
-                    "maximum": {"type": ["number", "null"]},
-                    "unit": {"type": "string"},
-                    "examples": {"type": "array", "items": {"type": "string"}},
-                    "nullable": {"type": "boolean"},
-                    "pii": {"type": "boolean"},
-                    "faker_provider": {"type": ["string", "null"]},
-                },
-                "required": [
-                    "name",
-                    "type",
-                    "description",
-                    "allowed_values",
-                    "minimum",
-                    "maximum",
-                    "unit",
-                    "examples",
-                    "nullable",
-                    "pii",
-                    "faker_provider",
-                ],
+                "properties": _COLUMN_PROPERTIES,
+                "required": list(_COLUMN_PROPERTIES),
                 "additionalProperties": False,
             },
         },
