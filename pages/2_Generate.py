@@ -11,6 +11,7 @@ from pages.components.session import (
     WorkbenchState,
     collect_finished_job,
     get_state,
+    resume_generation,
     start_generation,
 )
 from pages.components.ui import (
@@ -173,12 +174,24 @@ def outcome(state: WorkbenchState) -> None:
     st.caption(details + ".")
     if generation.usage is not None:
         render_token_meter(generation.usage, len(result.synthetic), key="generate_token_meter")
-        if len(result.synthetic) < result.request.num_rows:
-            st.warning(
-                f"Only {len(result.synthetic):,} of {result.request.num_rows:,} rows were made: "
-                "the token budget ran out or the endpoint stopped answering. Raise the budget "
-                "and generate again for more."
-            )
+    if len(result.synthetic) < result.request.num_rows and result.stopped_reason:
+        resume_help = (
+            " Resume asks for the missing rows only (up to one more token budget), keeping these."
+            if result.can_resume
+            else ""
+        )
+        st.warning(
+            f"Only {len(result.synthetic):,} of {result.request.num_rows:,} rows were made: "
+            f"{result.stopped_reason}{resume_help}"
+        )
+        if result.can_resume and st.button(
+            "Resume",
+            key="resume_generation",
+            disabled=state.is_generating,
+            help="A generation is already running." if state.is_generating else None,
+        ):
+            resume_generation(state)
+            st.rerun()
     st.dataframe(result.synthetic.head(PREVIEW_ROWS), hide_index=True)
     links = st.columns(2)
     links[0].page_link(

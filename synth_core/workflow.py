@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -16,6 +16,7 @@ from synth_core.backends.base import (
     check_num_rows,
     check_seed,
 )
+from synth_core.errors import BackendError
 
 if TYPE_CHECKING:
     from synth_core.metadata import TableMetadata
@@ -38,6 +39,16 @@ class GenerationResult:
     fit_seconds: float
     sample_seconds: float
     epochs_run: int | None
+    # Why the run made fewer rows than requested (the LLM backend's budget or endpoint); None
+    # when it made them all.
+    stopped_reason: str | None = None
+    # The fitted backend, kept only while the run can be resumed (see `continue_generation`).
+    backend: Backend | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def can_resume(self) -> bool:
+        """Whether `continue_generation` can make the rows this run did not."""
+        return self.backend is not None and len(self.synthetic) < self.request.num_rows
 
 
 def check_request(request: GenerationRequest) -> Backend:
@@ -71,10 +82,55 @@ def generate(
     cancel.raise_if_cancelled()
     started = time.perf_counter()
     synthetic = backend.sample(num_rows, seed=seed, progress=progress, cancel=cancel)
+    stopped_reason = _stopped_reason(backend)
     return GenerationResult(
         synthetic=synthetic,
         request=request,
         fit_seconds=report.seconds,
         sample_seconds=time.perf_counter() - started,
         epochs_run=report.epochs_run,
+        stopped_reason=stopped_reason,
+        backend=backend if stopped_reason is not None else None,
     )
+
+
+def continue_generation(
+    result: GenerationResult,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> GenerationResult:
+    """Carry on a run that stopped early until it has `request.num_rows` rows, or stops again.
+
+    The rows `result` already has are kept as they are and never repeated; only the missing
+    ones are asked for (with the same settings, so up to one more token budget).
+    """
+    backend = result.backend
+    if backend is None or not result.can_resume:
+        raise BackendError(
+            "This generation cannot be resumed: it has all its rows, or its backend cannot "
+            "carry on a run.",
+            "Press Generate to start a new run.",
+        )
+    started = time.perf_counter()
+    synthetic = backend.sample(  # type: ignore[call-arg]
+        int(result.request.num_rows),
+        seed=int(result.request.seed),
+        progress=progress,
+        cancel=cancel or CancelToken(),
+        resume=True,
+    )
+    stopped_reason = _stopped_reason(backend)
+    return replace(
+        result,
+        synthetic=synthetic,
+        sample_seconds=result.sample_seconds + time.perf_counter() - started,
+        stopped_reason=stopped_reason,
+        backend=backend if stopped_reason is not None else None,
+    )
+
+
+def _stopped_reason(backend: Backend) -> str | None:
+    # Only backends that can stop early and resume (the LLM backend) keep a `last_run`.
+    last_run = getattr(backend, "last_run", None)
+    return getattr(last_run, "stopped_reason", None)

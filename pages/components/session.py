@@ -7,6 +7,7 @@ browser sessions never see each other's data (never `st.cache_resource` for user
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -26,7 +27,12 @@ from synth_core.llm.usage import PriceTable, UsageMeter, UsageSnapshot
 from synth_core.metadata import TableMetadata, detect_metadata
 from synth_core.metadata_checks import MetadataWarning, metadata_warnings
 from synth_core.profile import profile_table
-from synth_core.workflow import GenerationRequest, GenerationResult, generate
+from synth_core.workflow import (
+    GenerationRequest,
+    GenerationResult,
+    continue_generation,
+    generate,
+)
 
 STATE_KEY = "synth_workbench_state"
 T = TypeVar("T")
@@ -42,6 +48,8 @@ class Generation:
     metadata: TableMetadata
     # The LLM backend's token usage for this generation; None for the other backends.
     usage: UsageSnapshot | None = None
+    # The meter that counted `usage`; a resumed run keeps counting into it.
+    meter: UsageMeter | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -227,6 +235,35 @@ def start_generation(
     def work(progress: ProgressCallback, cancel: CancelToken) -> GenerationResult:
         return generate(table.frame, metadata, request, progress=progress, cancel=cancel)
 
+    _start_generation_job(state, request, table, metadata, work, meter)
+
+
+def resume_generation(state: WorkbenchState) -> None:
+    """Carry on the current generation, stopped early, in a background job.
+
+    When it ends, the generation holds its earlier rows plus the new ones, under a new number
+    so that its evaluation and export are made afresh.
+    """
+    generation = state.generation
+    assert generation is not None and generation.result.can_resume
+    result = generation.result
+
+    def work(progress: ProgressCallback, cancel: CancelToken) -> GenerationResult:
+        return continue_generation(result, progress=progress, cancel=cancel)
+
+    _start_generation_job(
+        state, result.request, generation.table, generation.metadata, work, generation.meter
+    )
+
+
+def _start_generation_job(
+    state: WorkbenchState,
+    request: GenerationRequest,
+    table: LoadedTable,
+    metadata: TableMetadata,
+    work: Callable[[ProgressCallback, CancelToken], GenerationResult],
+    meter: UsageMeter | None,
+) -> None:
     _drop_evaluation_job(state)  # it would evaluate a generation about to be replaced
     state.generations_started += 1
     state.running = RunningGeneration(
@@ -257,6 +294,7 @@ def collect_finished_job(state: WorkbenchState) -> JobSnapshot | None:
             table=running.table,
             metadata=running.metadata,
             usage=None if running.meter is None else running.meter.snapshot(),
+            meter=running.meter,
         )
     return snapshot
 

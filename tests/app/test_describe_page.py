@@ -30,6 +30,8 @@ from tests.llm_fake_server import (
 DESCRIBE_PAGE = "pages/5_Describe.py"
 API_KEY = "sk-describe-page-test-4f9c1e"
 JOB_TIMEOUT_S = 60
+# A request for 4 rows reserves about 2,900 tokens and costs 760: this pays for one such batch.
+TIGHT_BUDGET = 3_200
 PROSE = (
     "Outpatient visits at a rural clinic: patient age, visit reason, diagnosis code, "
     "a short triage note."
@@ -464,6 +466,42 @@ def test_the_llm_backend_on_generate_uses_the_session_endpoint_and_shows_tokens(
     assert list(synthetic.columns) == list(state.table.frame.columns)
     assert int(_metric(app, "Tokens in").replace(",", "")) > 0
     assert fake_server.chat_requests, "the rows came from the session's endpoint"
+
+
+def test_an_llm_generation_stopped_by_its_budget_resumes_to_the_full_row_count(
+    fake_server: FakeOpenAIServer, no_endpoint: None
+) -> None:
+    app = new_app()
+    app.sidebar.text_input(key="llm_base_url").set_value(fake_server.base_url)
+    app.sidebar.text_input(key="llm_model").set_value("fake-model").run()
+    app.switch_page(GENERATE_PAGE).run()
+    app.selectbox(key="backend_choice").set_value("llm").run()
+    app.number_input(key="num_rows").set_value(8).run()
+    app.number_input(key="param_llm_batch_size").set_value(4).run()
+    app.number_input(key="param_llm_concurrency").set_value(1).run()
+    app.number_input(key="param_llm_token_budget").set_value(TIGHT_BUDGET).run()
+
+    app.button(key="generate").click().run()
+    wait_for_job(app, JOB_TIMEOUT_S)
+
+    state = workbench(app)
+    assert state.last_outcome.state == JobState.DONE, state.last_outcome.error
+    first = state.generation.result.synthetic
+    assert 0 < len(first) < 8
+    assert any("budget" in text for text in texts(app.warning)), texts(app.warning)
+    first_tokens = int(_metric(app, "Tokens in").replace(",", ""))
+
+    app.button(key="resume_generation").click().run()
+    wait_for_job(app, JOB_TIMEOUT_S)
+
+    state = workbench(app)
+    assert state.last_outcome.state == JobState.DONE, state.last_outcome.error
+    synthetic = state.generation.result.synthetic
+    assert len(synthetic) == 8
+    assert int(_metric(app, "Rows").replace(",", "")) == 8
+    pd.testing.assert_frame_equal(synthetic.head(len(first)), first)
+    assert not synthetic.duplicated().any(), "no row twice"
+    assert int(_metric(app, "Tokens in").replace(",", "")) > first_tokens
 
 
 def test_the_llm_backend_without_an_endpoint_explains_and_does_not_start(

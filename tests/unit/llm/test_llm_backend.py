@@ -11,12 +11,17 @@ import pytest
 
 from synth_core.backends import BACKENDS, CancelToken, ProgressUpdate, create_backend
 from synth_core.backends.llm import LLMBackend
-from synth_core.errors import BackendParameterError, JobCancelledError, LLMNotConfiguredError
+from synth_core.errors import (
+    BackendError,
+    BackendParameterError,
+    JobCancelledError,
+    LLMNotConfiguredError,
+)
 from synth_core.evaluation import evaluate
 from synth_core.llm.settings import LLMSettings
 from synth_core.llm.usage import UsageMeter
 from synth_core.metadata import TableMetadata, detect_metadata
-from synth_core.workflow import GenerationRequest, generate
+from synth_core.workflow import GenerationRequest, continue_generation, generate
 from tests.llm_fake_server import (
     FakeOpenAIServer,
     RecordedRequest,
@@ -255,6 +260,55 @@ def test_generate_workflow_and_evaluation_work_with_the_llm_backend(
     evaluation = evaluate(visits, result.synthetic, visits_metadata)
     assert 0.0 <= evaluation.quality_score <= 1.0
     assert evaluation.synthetic_rows == 40
+
+
+def test_a_generation_stopped_by_its_budget_continues_to_the_requested_rows(
+    server, visits, visits_metadata
+):
+    # Each reply costs 4,000 tokens; a 4,500-token budget pays for one batch of 5 per run.
+    answer = conforming_responder(seed=7)
+
+    def expensive(request: RecordedRequest) -> Reply:
+        reply = answer(request)
+        usage = {"prompt_tokens": 3_500, "completion_tokens": 500, "total_tokens": 4_000}
+        return Reply(payload={**reply.payload, "usage": usage})
+
+    server.responder = expensive
+    meter = UsageMeter(model="fake-model")
+    request = GenerationRequest(
+        backend_key="llm",
+        params={
+            "settings": settings_for(server),
+            "meter": meter,
+            "batch_size": 5,
+            "concurrency": 1,
+            "token_budget": 4_500,
+        },
+        num_rows=10,
+        seed=3,
+    )
+    first = generate(visits, visits_metadata, request)
+    assert len(first.synthetic) == 5
+    assert "budget" in (first.stopped_reason or "") and first.can_resume
+
+    resumed = continue_generation(first)
+
+    assert len(resumed.synthetic) == 10
+    assert resumed.stopped_reason is None and not resumed.can_resume
+    pd.testing.assert_frame_equal(resumed.synthetic.head(5), first.synthetic)
+    assert not resumed.synthetic.duplicated().any()
+    assert meter.snapshot().requests == len(server.chat_requests) == 2
+
+
+def test_a_complete_generation_has_nothing_to_resume(server, visits, visits_metadata):
+    request = GenerationRequest(
+        backend_key="llm", params={"settings": settings_for(server)}, num_rows=5, seed=0
+    )
+    result = generate(visits, visits_metadata, request)
+
+    assert result.stopped_reason is None and not result.can_resume
+    with pytest.raises(BackendError, match="cannot be resumed"):
+        continue_generation(result)
 
 
 def test_rows_the_model_gets_wrong_are_dropped_and_replaced(server, visits, visits_metadata):
