@@ -29,6 +29,7 @@ from synth_core.backends import (
     ProgressUpdate,
 )
 from synth_core.errors import SynthWorkbenchError
+from synth_core.hybrid.pii import DEFAULT_LOCALE, FAKER_LOCALES, pii_columns
 from synth_core.io import LoadLimits
 from synth_core.jobs import JobState
 from synth_core.llm.rows import MAX_LLM_ROWS
@@ -79,6 +80,7 @@ def settings(state: WorkbenchState) -> None:
                     spec = dataclasses.replace(spec, default=getattr(llm_settings, spec.name))
                 with columns[index % len(columns)]:
                     params[spec.name] = param_widget(spec, key=f"param_{backend_key}_{spec.name}")
+    faker_locale, consistent_pii = pii_settings(state)
     real_rows = len(state.table.frame)
     rows_column, seed_column = st.columns(2)
     num_rows = rows_column.number_input(
@@ -114,11 +116,43 @@ def settings(state: WorkbenchState) -> None:
             meter = UsageMeter(model=llm_settings.model, prices=state.llm.prices)
             params = {**params, "settings": llm_settings, "meter": meter}
         request = GenerationRequest(
-            backend_key=backend_key, params=params, num_rows=int(num_rows), seed=int(seed)
+            backend_key=backend_key,
+            params=params,
+            num_rows=int(num_rows),
+            seed=int(seed),
+            faker_locale=faker_locale,
+            consistent_pii=consistent_pii,
         )
         check_request(request)  # settings and row count, before any work starts
         start_generation(state, request, meter=meter)
         st.rerun()
+
+
+def pii_settings(state: WorkbenchState) -> tuple[str | None, bool]:
+    """Locale and consistency for refilling the PII columns; no locale when there are none."""
+    assert state.metadata is not None
+    columns = pii_columns(state.metadata)
+    with st.expander(f"PII columns ({len(columns)})", expanded=False):
+        if not columns:
+            st.caption("No column is marked as PII. Mark them in the metadata on the Data page.")
+            return None, False
+        st.caption(
+            "Never learned from the real data: filled by Faker, and no real value is kept: "
+            + ", ".join(columns)
+        )
+        locale = st.selectbox(
+            "Locale",
+            FAKER_LOCALES,
+            index=FAKER_LOCALES.index(DEFAULT_LOCALE),
+            key="faker_locale",
+            help="Names, phones and addresses are made in this language and country format.",
+        )
+        consistent = st.checkbox(
+            "Same real value → same fake value",
+            key="consistent_pii",
+            help="A value that repeats (e.g. one customer on many rows) gets one fake value.",
+        )
+    return locale, consistent
 
 
 def stage_text(update: ProgressUpdate) -> str:

@@ -24,10 +24,20 @@ from pages.components.llm_settings import (
     start_row_run,
     use_rows_as_table,
 )
-from pages.components.session import LLMWorkspace, WorkbenchState, get_state
+from pages.components.session import (
+    LLMWorkspace,
+    WorkbenchState,
+    cached_evaluation,
+    collect_finished_evaluation,
+    collect_finished_job,
+    get_state,
+    start_evaluation_if_needed,
+    start_generation,
+)
 from pages.components.ui import (
     DATA_PAGE,
     GENERATE_PAGE,
+    backend_label,
     format_duration,
     job_progress,
     run_through_app_entry,
@@ -35,13 +45,18 @@ from pages.components.ui import (
 from synth_core.backends import MAX_SEED, ProgressUpdate
 from synth_core.errors import SynthWorkbenchError
 from synth_core.export import export_filename
+from synth_core.hybrid.amplify import AMPLIFY_BACKENDS, MIN_SEED_ROWS
 from synth_core.jobs import JobState
 from synth_core.llm.design import COLUMN_TYPES, TableDesign
 from synth_core.llm.rows import MAX_BATCH_SIZE, MAX_LLM_ROWS
 from synth_core.llm.settings import ENABLE_HINT, LLMSettings
 from synth_core.llm.usage import PRICES_AS_OF, PriceTable
+from synth_core.workflow import GenerationRequest
 
 PREVIEW_ROWS = 100
+EVALUATE_PAGE = "pages/3_Evaluate.py"
+DEFAULT_AMPLIFIED_ROWS = 1_000
+MAX_AMPLIFIED_ROWS = 1_000_000
 DEFAULT_ROWS = 50
 DEFAULT_BATCH_SIZE = 20
 EXAMPLE_PROSE = (
@@ -361,6 +376,94 @@ def rows_outcome(
         )
 
 
+def amplify_section(state: WorkbenchState) -> None:
+    """The LLM rows as a seed: an SDV backend learns them and samples any number, token-free."""
+    run = state.llm.row_run
+    if run is None or not run.rows:
+        return
+    st.subheader("4. Amplify with SDV")
+    st.caption(
+        "An SDV synthesizer learns the LLM rows and samples as many more as you need: the "
+        "tokens were spent on the seed, the amplified rows cost none."
+    )
+    backend_column, rows_column, seed_column = st.columns(3)
+    backend_key = backend_column.selectbox(
+        "Backend", AMPLIFY_BACKENDS, format_func=backend_label, key="amplify_backend"
+    )
+    num_rows = rows_column.number_input(
+        "Rows", min_value=1, max_value=MAX_AMPLIFIED_ROWS, value=DEFAULT_AMPLIFIED_ROWS,
+        step=100, key="amplify_rows",
+    )  # fmt: skip
+    seed = seed_column.number_input(
+        "Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key="amplify_seed"
+    )
+    busy = state.is_generating or state.llm.is_generating_rows
+    too_few = len(run.rows) < MIN_SEED_ROWS
+    if st.button(
+        "Amplify", type="primary", disabled=busy or too_few, key="amplify",
+        help=f"Needs at least {MIN_SEED_ROWS} LLM rows." if too_few else
+        "The LLM rows become the workbench table (the seed), and the backend learns them.",
+    ):  # fmt: skip
+        use_rows_as_table(state)
+        request = GenerationRequest(str(backend_key), {}, int(num_rows), int(seed))
+        start_generation(state, request)
+        st.rerun()
+    if state.running is not None and state.running.table.source_format == LLM_SOURCE_FORMAT:
+        amplify_monitor()
+    amplified_outcome(state)
+
+
+@st.fragment(run_every=1)
+def amplify_monitor() -> None:
+    state = get_state()
+    running = state.running
+    if running is None:
+        return
+    snapshot = running.job.snapshot()
+    if snapshot.finished:
+        collect_finished_job(state)
+        st.rerun()
+    job_progress(snapshot, lambda u: f"Amplifying ({u.stage}): {u.done:,} / {u.total:,} {u.unit}")
+    if st.button("Cancel", key="cancel_amplify", disabled=snapshot.cancel_requested):
+        running.job.cancel()
+
+
+def amplified_outcome(state: WorkbenchState) -> None:
+    table, last = state.table, state.last_outcome
+    if table is None or table.source_format != LLM_SOURCE_FORMAT:
+        return
+    if last is not None and last.state == JobState.FAILED:
+        st.error(last.error or "The amplification failed.")
+    generation = state.generation
+    if generation is None or generation.result.request.backend_key not in AMPLIFY_BACKENDS:
+        return
+    result = generation.result
+    st.success(
+        f"{len(result.synthetic):,} rows amplified from {len(table.frame):,} LLM seed rows by "
+        f"{backend_label(result.request.backend_key)}: no tokens spent on them."
+    )
+    start_evaluation_if_needed(state)
+    evaluation = cached_evaluation(state)
+    if evaluation is None:
+        seed_comparison()
+    else:
+        st.metric("Quality vs the seed", f"{evaluation.quality_score:.1%}")
+    st.page_link(
+        EVALUATE_PAGE, label="Amplified vs seed: open the dashboard", icon=":material/analytics:"
+    )
+
+
+@st.fragment(run_every=1)
+def seed_comparison() -> None:
+    state = get_state()
+    collect_finished_evaluation(state)
+    evaluation = cached_evaluation(state)
+    if evaluation is not None:
+        st.metric("Quality vs the seed", f"{evaluation.quality_score:.1%}")
+    elif state.evaluating is not None:
+        st.caption("Comparing the amplified rows with the seed…")
+
+
 def price_editor(workspace: LLMWorkspace, settings: LLMSettings | None) -> None:
     with st.expander("Prices per model, for the cost estimate"):
         st.caption(
@@ -411,6 +514,7 @@ def describe_page(state: WorkbenchState) -> None:
         if workspace.rows_running is not None:
             rows_monitor()
         rows_outcome(state, settings, configured, choice)
+        amplify_section(state)
     price_editor(workspace, settings)
 
 

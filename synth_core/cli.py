@@ -25,6 +25,8 @@ from synth_core.errors import (
 )
 from synth_core.evaluation import evaluate
 from synth_core.export import EXPORT_FORMATS, export_table
+from synth_core.hybrid.amplify import AMPLIFY_BACKENDS, AmplifiedResult, seed_then_amplify
+from synth_core.hybrid.pii import check_locale, replace_pii
 from synth_core.io import LoadedTable, read_table_file
 from synth_core.llm.client import LLMClient
 from synth_core.llm.design import TableDesign, propose_design
@@ -99,6 +101,16 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--sheet", help="Excel sheet name")
     gen.add_argument("--quiet", action="store_true", help="no progress on stderr")
     gen.add_argument("--batch-size", type=_positive_int, help="rows per step or LLM request")
+    gen.add_argument(
+        "--faker-locale",
+        metavar="L",
+        help="refill the PII columns with Faker values in locale L (e.g. de_DE); none survive",
+    )
+    gen.add_argument(
+        "--consistent-pii",
+        action="store_true",
+        help="with --faker-locale: the same value maps to the same fake value in the run",
+    )
     _add_llm_options(gen, budget_dest="token_budget")
     gen.set_defaults(handler=_run_generate)
 
@@ -119,6 +131,17 @@ def _build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--batch-size", type=_positive_int, default=20, help="rows per request")
     describe.add_argument("--seed", type=int, default=0, help="steers the variety of batches")
     describe.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    describe.add_argument(
+        "--seed-rows",
+        type=_positive_int,
+        help="hybrid: the LLM writes only this many seed rows; --backend amplifies them to --rows",
+    )
+    describe.add_argument(
+        "--backend",
+        choices=AMPLIFY_BACKENDS,
+        help=f"SDV synthesizer that amplifies the seed (default {DEFAULT_BACKEND})",
+    )
+    describe.add_argument("--seed-out", help="with --seed-rows: also save the LLM seed here")
     _add_llm_options(describe, budget_dest="budget")
     describe.set_defaults(handler=_run_describe)
 
@@ -200,6 +223,8 @@ def _print_progress(update: ProgressUpdate) -> None:
 def _run_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     format_key = _output_format(out)
+    if args.faker_locale is not None:
+        check_locale(args.faker_locale)  # before any fitting or tokens are spent
     table = _load_input(args.input, args.sheet)
     metadata = _load_metadata(args.metadata, table)
     named = ("epochs", "batch_size", "token_budget", "temperature", "concurrency")
@@ -207,7 +232,12 @@ def _run_generate(args: argparse.Namespace) -> int:
     if args.backend == LLMBackend.key:
         return _run_generate_llm(args, table, metadata, params, out, format_key)
     request = GenerationRequest(
-        backend_key=args.backend, params=params, num_rows=args.rows, seed=args.seed
+        backend_key=args.backend,
+        params=params,
+        num_rows=args.rows,
+        seed=args.seed,
+        faker_locale=args.faker_locale,
+        consistent_pii=args.consistent_pii,
     )
     result = generate(
         table.frame, metadata, request, progress=None if args.quiet else _print_progress
@@ -331,8 +361,15 @@ def _run_describe(args: argparse.Namespace) -> int:
             'Describe the table in quotes, e.g. "patients at a clinic: age, diagnosis, a short '
             'note", or pass --design DESIGN.json.',
         )
+    if args.seed_rows is None and (args.backend or args.seed_out):
+        raise SynthWorkbenchError(
+            "--backend and --seed-out only apply to a hybrid run.",
+            "Add --seed-rows K: the LLM writes K seed rows and the backend amplifies them.",
+        )
     out = Path(args.out)
     format_key = _output_format(out)
+    seed_out = Path(args.seed_out) if args.seed_out else None
+    seed_format = _output_format(seed_out) if seed_out else None
     design = _read_design(args.design) if args.design else None
     settings = _llm_settings(args, args.budget)
     meter = UsageMeter(model=settings.model)
@@ -344,6 +381,24 @@ def _run_describe(args: argparse.Namespace) -> int:
             design = propose_design(args.prose, client)
         if args.design_out:
             _write_design(design, Path(args.design_out))
+        if args.seed_rows is not None:
+            result = seed_then_amplify(
+                design,
+                args.seed_rows,
+                args.rows,
+                client,
+                backend_key=args.backend or DEFAULT_BACKEND,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                progress=None if args.quiet else _print_progress,
+                seed_progress=None if args.quiet else _print_llm_progress,
+            )
+    if args.seed_rows is not None:
+        if seed_out is not None and seed_format is not None:
+            _write_rows(result.seed, seed_out, seed_format, design.table_name)
+        _write_rows(result.synthetic, out, format_key, design.table_name)
+        return _finish_hybrid_run(result, out, meter, settings.model, args.quiet)
+    with _usage_on_failure(meter, settings.model, args.quiet):
         run = generate_rows(
             design,
             args.rows,
@@ -355,6 +410,36 @@ def _run_describe(args: argparse.Namespace) -> int:
     rows = run.frame()
     _write_rows(rows, out, format_key, design.table_name)
     return _finish_llm_run(rows, args.rows, out, run, meter, settings.model, args.quiet)
+
+
+def _finish_hybrid_run(
+    result: AmplifiedResult, out: Path, meter: UsageMeter, model: str, quiet: bool
+) -> int:
+    if not quiet:
+        print(file=sys.stderr)
+    seed_rows, rows = len(result.seed), len(result.synthetic)
+    run = result.seed_run
+    if run is not None and run.stopped_reason:
+        print(f"the seed stopped early: {run.stopped_reason}", file=sys.stderr)
+    print(
+        f"wrote {rows:,} rows to {out}: {seed_rows:,} LLM seed rows amplified by "
+        f"{result.backend_key} (fit {result.fit_seconds:.1f}s, sample "
+        f"{result.sample_seconds:.1f}s)",
+        file=sys.stderr,
+    )
+    _print_usage(meter.snapshot(), seed_rows, model)
+    print(
+        f"tokens: {result.seed_tokens:,} spent on the {seed_rows:,} seed rows; the remaining "
+        f"{max(0, rows - seed_rows):,} rows cost no tokens",
+        file=sys.stderr,
+    )
+    summary = result.versus_seed.summary()
+    print(
+        f"amplified vs seed: quality {summary['quality_score']}, "
+        f"column shapes {summary['column_shapes']}, pair trends {summary['column_pair_trends']}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _run_generate_llm(
@@ -374,6 +459,15 @@ def _run_generate_llm(
         backend.fit(table.frame, metadata, seed=args.seed)
         rows = backend.sample(
             args.rows, seed=args.seed, progress=None if args.quiet else _print_llm_progress
+        )
+    if args.faker_locale is not None:
+        rows = replace_pii(
+            rows,
+            metadata,
+            locale=args.faker_locale,
+            seed=args.seed,
+            real=table.frame,
+            consistent=args.consistent_pii,
         )
     _write_rows(rows, out, format_key, table.name)
     run = backend.last_run

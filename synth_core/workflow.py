@@ -17,6 +17,7 @@ from synth_core.backends.base import (
     check_seed,
 )
 from synth_core.errors import BackendError
+from synth_core.hybrid.pii import check_locale, replace_pii
 
 if TYPE_CHECKING:
     from synth_core.metadata import TableMetadata
@@ -30,6 +31,9 @@ class GenerationRequest:
     params: dict[str, Any]
     num_rows: int
     seed: int = 0
+    # Set: PII columns are refilled by Faker in this locale after sampling (None: SDV's own).
+    faker_locale: str | None = None
+    consistent_pii: bool = False  # the same value maps to the same fake value within the run
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ def check_request(request: GenerationRequest) -> Backend:
     backend = create_backend(request.backend_key, **request.params)
     check_num_rows(request.num_rows, backend.max_rows)
     check_seed(request.seed)
+    if request.faker_locale is not None:
+        check_locale(request.faker_locale)
     return backend
 
 
@@ -82,6 +88,15 @@ def generate(
     cancel.raise_if_cancelled()
     started = time.perf_counter()
     synthetic = backend.sample(num_rows, seed=seed, progress=progress, cancel=cancel)
+    if request.faker_locale is not None:
+        synthetic = replace_pii(
+            synthetic,
+            metadata,
+            locale=request.faker_locale,
+            seed=seed,
+            real=frame,
+            consistent=request.consistent_pii,
+        )
     stopped_reason = _stopped_reason(backend)
     return GenerationResult(
         synthetic=synthetic,

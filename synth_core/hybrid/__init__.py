@@ -1,0 +1,1 @@
+"""Hybrid generation: LLM for meaning, SDV for statistics, Faker for volume."""
