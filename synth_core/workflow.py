@@ -15,6 +15,7 @@ from synth_core.backends.base import (
     ProgressCallback,
     check_num_rows,
     check_seed,
+    derive_seed,
 )
 from synth_core.errors import BackendError
 from synth_core.hybrid.pii import check_locale, replace_pii
@@ -48,6 +49,10 @@ class GenerationResult:
     stopped_reason: str | None = None
     # The fitted backend, kept only while the run can be resumed (see `continue_generation`).
     backend: Backend | None = field(default=None, repr=False, compare=False)
+    # What the PII replacement needs to treat resumed rows like the first ones (kept only while
+    # the run can be resumed).
+    metadata: TableMetadata | None = field(default=None, repr=False, compare=False)
+    real: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def can_resume(self) -> bool:
@@ -88,16 +93,9 @@ def generate(
     cancel.raise_if_cancelled()
     started = time.perf_counter()
     synthetic = backend.sample(num_rows, seed=seed, progress=progress, cancel=cancel)
-    if request.faker_locale is not None:
-        synthetic = replace_pii(
-            synthetic,
-            metadata,
-            locale=request.faker_locale,
-            seed=seed,
-            real=frame,
-            consistent=request.consistent_pii,
-        )
+    synthetic = _replace_pii(synthetic, request, metadata, frame, seed)
     stopped_reason = _stopped_reason(backend)
+    resumable = stopped_reason is not None
     return GenerationResult(
         synthetic=synthetic,
         request=request,
@@ -105,7 +103,9 @@ def generate(
         sample_seconds=time.perf_counter() - started,
         epochs_run=report.epochs_run,
         stopped_reason=stopped_reason,
-        backend=backend if stopped_reason is not None else None,
+        backend=backend if resumable else None,
+        metadata=metadata if resumable else None,
+        real=frame if resumable else None,
     )
 
 
@@ -135,13 +135,46 @@ def continue_generation(
         cancel=cancel or CancelToken(),
         resume=True,
     )
+    done = len(result.synthetic)
+    if result.metadata is not None and len(synthetic) > done:
+        # Only the new rows: the ones the user already has stay exactly as they were.
+        new_rows = _replace_pii(
+            synthetic.iloc[done:],
+            result.request,
+            result.metadata,
+            result.real,
+            derive_seed(int(result.request.seed), done),
+        )
+        synthetic = pd.concat([result.synthetic, new_rows])
     stopped_reason = _stopped_reason(backend)
+    resumable = stopped_reason is not None
     return replace(
         result,
         synthetic=synthetic,
         sample_seconds=result.sample_seconds + time.perf_counter() - started,
         stopped_reason=stopped_reason,
-        backend=backend if stopped_reason is not None else None,
+        backend=backend if resumable else None,
+        metadata=result.metadata if resumable else None,
+        real=result.real if resumable else None,
+    )
+
+
+def _replace_pii(
+    synthetic: pd.DataFrame,
+    request: GenerationRequest,
+    metadata: TableMetadata,
+    real: pd.DataFrame | None,
+    seed: int,
+) -> pd.DataFrame:
+    if request.faker_locale is None:
+        return synthetic
+    return replace_pii(
+        synthetic,
+        metadata,
+        locale=request.faker_locale,
+        seed=seed,
+        real=real,
+        consistent=request.consistent_pii,
     )
 
 

@@ -349,3 +349,40 @@ def test_too_many_llm_rows_are_refused_before_any_work() -> None:
     assert check_request(
         GenerationRequest(backend_key="gaussian_copula", params={}, num_rows=50_000)
     )
+
+
+def test_resumed_rows_get_the_same_pii_replacement_as_the_first_ones(server, visits):
+    real_names = [f"Realname Person{i}" for i in range(len(visits))]
+    with_names = visits.assign(patient_name=real_names)
+    detected = detect_metadata(with_names, "clinic_visits").sdv_dict
+    detected["tables"]["clinic_visits"]["columns"]["patient_name"] = {"sdtype": "name", "pii": True}
+    metadata = TableMetadata.from_json(json.dumps(detected))
+    answer = conforming_responder(seed=7)
+
+    def expensive(request: RecordedRequest) -> Reply:
+        reply = answer(request)
+        usage = {"prompt_tokens": 3_500, "completion_tokens": 500, "total_tokens": 4_000}
+        return Reply(payload={**reply.payload, "usage": usage})
+
+    server.responder = expensive
+    request = GenerationRequest(
+        backend_key="llm",
+        params={
+            "settings": settings_for(server),
+            "batch_size": 5,
+            "concurrency": 1,
+            "token_budget": 4_500,
+        },
+        num_rows=10,
+        seed=3,
+        faker_locale="de_DE",
+    )
+    first = generate(with_names, metadata, request)
+    resumed = continue_generation(first)
+
+    assert len(resumed.synthetic) == 10
+    pd.testing.assert_frame_equal(resumed.synthetic.head(5), first.synthetic)
+    names = resumed.synthetic["patient_name"]
+    assert names.notna().all()
+    assert not set(names) & set(real_names), "a real name survived"
+    assert not names.str.startswith("value").any(), "every row's name was filled by Faker"
