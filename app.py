@@ -14,6 +14,7 @@ navigation = st.navigation(
     [
         st.Page("pages/1_Data.py", title="Data", icon=":material/table_view:", default=True),
         st.Page("pages/5_Describe.py", title="Describe", icon=":material/edit_note:"),
+        st.Page("pages/6_Hybrid.py", title="Hybrid tools", icon=":material/merge_type:"),
         st.Page("pages/2_Generate.py", title="Generate", icon=":material/auto_awesome:"),
         st.Page("pages/3_Evaluate.py", title="Evaluate", icon=":material/monitoring:"),
         st.Page("pages/4_Export.py", title="Export", icon=":material/download:"),

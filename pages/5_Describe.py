@@ -46,6 +46,7 @@ from synth_core.backends import MAX_SEED, ProgressUpdate
 from synth_core.errors import SynthWorkbenchError
 from synth_core.export import export_filename
 from synth_core.hybrid.amplify import AMPLIFY_BACKENDS, MIN_SEED_ROWS
+from synth_core.hybrid.plan import actual_spend, estimate_plans
 from synth_core.jobs import JobState
 from synth_core.llm.design import COLUMN_TYPES, TableDesign
 from synth_core.llm.rows import MAX_BATCH_SIZE, MAX_LLM_ROWS
@@ -267,6 +268,7 @@ def row_settings(
             )
         ),
     )  # fmt: skip
+    plan_and_cost(state, settings, choice)
     busy = workspace.is_proposing or workspace.is_generating_rows
     if st.button(
         "Generate rows",
@@ -285,6 +287,30 @@ def row_settings(
         )
         st.rerun()
     return choice
+
+
+def plan_and_cost(state: WorkbenchState, settings: LLMSettings | None, choice: RowChoice) -> None:
+    """All-LLM vs hybrid vs SDV-only for the rows wanted, and what the runs so far spent."""
+    workspace, run = state.llm, state.llm.row_run
+    assert workspace.design is not None
+    with st.expander("Plan and cost"):
+        wanted = st.number_input(
+            "Rows wanted in the end", min_value=1, max_value=10_000_000, value=100_000,
+            step=1_000, key="plan_rows",
+        )  # fmt: skip
+        measured = run.usage if run is not None and run.usage.requests else None
+        plans = estimate_plans(
+            workspace.design, int(wanted), seed_rows=choice.num_rows,
+            batch_size=choice.batch_size, settings=settings or LLMSettings(),
+            prices=workspace.prices, measured=measured,
+            measured_rows=len(run.rows) if measured is not None and run is not None else None,
+        )  # fmt: skip
+        st.table(pd.DataFrame([plan.as_row() for plan in plans]).set_index("Plan"))
+        st.caption("Estimates: the hybrid plan uses the LLM rows above as its seed.")
+        if run is not None:
+            spent = actual_spend(run)
+            st.caption("Spent so far on LLM rows (amplified rows spend no tokens):")
+            st.table(pd.DataFrame([spent.as_row()]).set_index("Plan"))
 
 
 def rows_text(update: ProgressUpdate) -> str:

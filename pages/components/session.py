@@ -19,6 +19,8 @@ from synth_core.demo_data import DEFAULT_DEMO, load_demo_dataset
 from synth_core.errors import SynthWorkbenchError
 from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.export import export_table
+from synth_core.hybrid.providers import Vocabulary
+from synth_core.hybrid.row_text import ConsistencyFlag, RowTextRun
 from synth_core.io import LoadedTable
 from synth_core.jobs import Job, JobSnapshot, JobState
 from synth_core.llm.design import TableDesign
@@ -136,6 +138,53 @@ class LLMWorkspace:
 
 
 @dataclass
+class RunningVocabulary(BackgroundRun[Vocabulary]):
+    """The handle of a job asking the LLM for a vocabulary; `meter` counts its tokens."""
+
+    meter: UsageMeter
+
+
+@dataclass
+class RunningRowText(BackgroundRun[RowTextRun]):
+    """The handle of a job writing a text column row by row; `preview` for the first rows only."""
+
+    meter: UsageMeter
+    preview: bool
+    # The table the texts are written for (the last generation's, or the current table).
+    frame: pd.DataFrame = field(repr=False)
+
+
+@dataclass
+class HybridWorkspace:
+    """The Hybrid tools page for one session: the vocabulary being edited and text runs."""
+
+    vocabulary: Vocabulary | None = None
+    # Bumped whenever the vocabulary is replaced from outside its editor.
+    vocabulary_version: int = 0
+    writing: RunningVocabulary | None = None
+    vocabulary_outcome: JobSnapshot | None = None
+    vocabulary_usage: UsageSnapshot | None = None
+    text_running: RunningRowText | None = None
+    text_outcome: JobSnapshot | None = None
+    text_preview: RowTextRun | None = None
+    text_preview_frame: pd.DataFrame | None = None
+    # The last full text run, kept when it stopped early so it can be resumed.
+    text_run: RowTextRun | None = None
+    text_flags: list[ConsistencyFlag] = field(default_factory=list)
+    # Which table the last change (assigned column, written texts) went to, for the page to say.
+    last_change: str | None = None
+    jobs_started: int = 0
+
+    @property
+    def is_writing_vocabulary(self) -> bool:
+        return self.writing is not None and self.writing.ended() is None
+
+    @property
+    def is_writing_text(self) -> bool:
+        return self.text_running is not None and self.text_running.ended() is None
+
+
+@dataclass
 class WorkbenchState:
     """The whole workbench, for one browser session."""
 
@@ -166,6 +215,7 @@ class WorkbenchState:
     export_key: tuple[int, str, bool] | None = None
     export_data: bytes = b""
     llm: LLMWorkspace = field(default_factory=LLMWorkspace)
+    hybrid: HybridWorkspace = field(default_factory=HybridWorkspace)
 
     @property
     def has_table(self) -> bool:
@@ -424,3 +474,43 @@ def exported_bytes(
         )
         state.export_key = key
     return state.export_data
+
+
+def working_frame(state: WorkbenchState) -> tuple[pd.DataFrame, str] | None:
+    """The table hybrid tools change: the last generation's synthetic rows, else the current table.
+
+    With a label for the user; None when there is neither.
+    """
+    if state.generation is not None:
+        return state.generation.result.synthetic, "the last generation's synthetic table"
+    if state.table is not None:
+        return state.table.frame, f"the current table `{state.table.name}`"
+    return None
+
+
+def replace_working_frame(state: WorkbenchState, frame: pd.DataFrame) -> None:
+    """Put a changed copy of `working_frame` back where it came from.
+
+    A changed generation gets a new number, so its evaluation and export are made afresh.
+    """
+    generation = state.generation
+    if generation is not None:
+        _drop_evaluation_job(state)
+        state.generations_started += 1
+        state.generation = replace(
+            generation,
+            number=state.generations_started,
+            result=replace(generation.result, synthetic=frame),
+        )
+        state.export_key = None
+        return
+    table, metadata = state.table, state.metadata
+    assert table is not None
+    changed = replace(table, frame=frame)
+    if metadata is not None and set(frame.columns) == set(metadata.columns):
+        # The columns are the same: keep the metadata the user may have edited.
+        state.table = changed
+        state.profile = profile_table(frame)
+        set_metadata(state, metadata)
+    else:
+        load_table(state, changed)
