@@ -30,7 +30,9 @@ def test_upload_generate_evaluate_download(page, app_url: str, tmp_path: Path) -
     page.get_by_role("heading", name="Data", exact=True).wait_for()
 
     _upload(page, FIXTURE)
-    page.get_by_text("clinic_visits", exact=False).first.wait_for()
+    # The uploader shows the file name at once; the table heading only once it is loaded
+    # (until then the session still holds the default demo table).
+    page.get_by_role("heading", name=re.compile(r"Table\s+clinic_visits")).wait_for()
     page.get_by_text("Column types (metadata)").wait_for()
 
     _go_to(page, "Generate")
