@@ -39,6 +39,9 @@ format: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_overhead
 	$(BIN)/python -m benchmarks.bench_preview
+	$(BIN)/python -m benchmarks.bench_llm --repeats 3
+	$(BIN)/python -m benchmarks.bench_faker_providers --repeats 5
+	$(BIN)/python -m benchmarks.bench_hybrid --rows 100000 --llm-rows 2000 --seed-rows 200 --repeats 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
