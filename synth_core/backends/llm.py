@@ -24,6 +24,7 @@ from synth_core.backends.base import (
     check_seed,
 )
 from synth_core.errors import JobCancelledError, NotFittedError
+from synth_core.hybrid.pii import FAKER_METHODS
 
 if TYPE_CHECKING:
     from synth_core.llm.design import ColumnDesign, TableDesign
@@ -39,32 +40,6 @@ MAX_ALLOWED_VALUES = 30  # more categories than this are shown as examples, not 
 EXAMPLES_PER_COLUMN = 5
 FEW_SHOT_POOL_ROWS = 200
 TEXT_MIN_MEAN_LENGTH = 40  # strings longer than this on average are free text, not labels
-
-# SDV's PII sdtypes and the Faker provider that makes such values.
-_FAKER_PROVIDERS = {
-    "email": "email",
-    "phone_number": "phone_number",
-    "name": "name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "address": "address",
-    "street_address": "street_address",
-    "city": "city",
-    "postcode": "postcode",
-    "country_code": "country_code",
-    "administrative_unit": "administrative_unit",
-    "ssn": "ssn",
-    "credit_card_number": "credit_card_number",
-    "iban": "iban",
-    "ipv4_address": "ipv4",
-    "ipv6_address": "ipv6",
-    "mac_address": "mac_address",
-    "user_agent_string": "user_agent",
-    "license_plate": "license_plate",
-    "vin": "vin",
-    "latitude": "latitude",
-    "longitude": "longitude",
-}
 
 
 class LLMBackend(Backend):
@@ -315,8 +290,8 @@ def _column_design(
         fields["allowed_values"] = [_text(value) for value in categories]
     else:
         fields["type"] = "text" if _is_free_text(values) else "string"
-        if sdtype in _FAKER_PROVIDERS:
-            fields.update(pii=True, faker_provider=_FAKER_PROVIDERS[sdtype])
+        if sdtype in FAKER_METHODS:
+            fields.update(pii=True, faker_provider=FAKER_METHODS[sdtype])
     if is_key:
         fields["description"] = "Unique identifier of the row, in the same format as the examples."
     elif values.empty:
