@@ -9,7 +9,6 @@ import streamlit as st
 from pages.components.llm_settings import render_token_meter, session_settings
 from pages.components.session import (
     WorkbenchState,
-    collect_finished_job,
     get_state,
     resume_generation,
     start_generation,
@@ -18,6 +17,7 @@ from pages.components.ui import (
     backend_label,
     format_duration,
     job_progress,
+    live_generation,
     param_widget,
     require_table,
     run_through_app_entry,
@@ -168,14 +168,10 @@ def stage_text(update: ProgressUpdate) -> str:
 
 @st.fragment(run_every=1)
 def job_monitor() -> None:
-    state = get_state()
-    running = state.running
-    if running is None:
+    live = live_generation(get_state())
+    if live is None:
         return
-    snapshot = running.job.snapshot()
-    if snapshot.finished:
-        collect_finished_job(state)
-        st.rerun()  # the whole page (and sidebar) now shows the result
+    running, snapshot = live
     job_progress(snapshot, stage_text)
     if running.meter is not None:
         update = snapshot.progress

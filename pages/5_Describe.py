@@ -29,7 +29,6 @@ from pages.components.session import (
     WorkbenchState,
     cached_evaluation,
     collect_finished_evaluation,
-    collect_finished_job,
     get_state,
     start_evaluation_if_needed,
     start_generation,
@@ -40,6 +39,7 @@ from pages.components.ui import (
     backend_label,
     format_duration,
     job_progress,
+    live_generation,
     run_through_app_entry,
 )
 from synth_core.backends import MAX_SEED, ProgressUpdate
@@ -441,14 +441,10 @@ def amplify_section(state: WorkbenchState) -> None:
 
 @st.fragment(run_every=1)
 def amplify_monitor() -> None:
-    state = get_state()
-    running = state.running
-    if running is None:
+    live = live_generation(get_state())
+    if live is None:
         return
-    snapshot = running.job.snapshot()
-    if snapshot.finished:
-        collect_finished_job(state)
-        st.rerun()
+    running, snapshot = live
     job_progress(snapshot, lambda u: f"Amplifying ({u.stage}): {u.done:,} / {u.total:,} {u.unit}")
     if st.button("Cancel", key="cancel_amplify", disabled=snapshot.cancel_requested):
         running.job.cancel()

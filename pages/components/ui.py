@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from pages.components.session import WorkbenchState
+from pages.components.session import RunningGeneration, WorkbenchState, collect_finished_job
 from synth_core.backends import BACKENDS, ParamSpec, ProgressUpdate
 from synth_core.jobs import JobSnapshot
 
@@ -69,6 +69,21 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def live_generation(state: WorkbenchState) -> tuple[RunningGeneration, JobSnapshot] | None:
+    """The running generation and its snapshot; once it has ended, collect it and rerun the page.
+
+    For the polling fragments of the pages that start generations (Generate, Describe).
+    """
+    running = state.running
+    if running is None:
+        return None
+    snapshot = running.job.snapshot()
+    if snapshot.finished:
+        collect_finished_job(state)
+        st.rerun()  # the whole page (and sidebar) now shows the result
+    return running, snapshot
 
 
 def job_progress(snapshot: JobSnapshot, describe: Callable[[ProgressUpdate], str]) -> None:
