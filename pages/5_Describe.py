@@ -11,6 +11,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from pages.components.amplify_ui import (
+    DEFAULT_AMPLIFIED_ROWS,
+    MAX_AMPLIFIED_ROWS,
+    backend_settings,
+    sample_seed_section,
+)
 from pages.components.llm_settings import (
     LLM_SOURCE_FORMAT,
     abandon_proposal,
@@ -52,12 +58,10 @@ from synth_core.llm.design import COLUMN_TYPES, TableDesign
 from synth_core.llm.rows import MAX_BATCH_SIZE, MAX_LLM_ROWS
 from synth_core.llm.settings import ENABLE_HINT, LLMSettings
 from synth_core.llm.usage import PRICES_AS_OF, PriceTable
-from synth_core.workflow import GenerationRequest
+from synth_core.workflow import GenerationRequest, check_request
 
 PREVIEW_ROWS = 100
 EVALUATE_PAGE = "pages/3_Evaluate.py"
-DEFAULT_AMPLIFIED_ROWS = 1_000
-MAX_AMPLIFIED_ROWS = 1_000_000
 DEFAULT_ROWS = 50
 DEFAULT_BATCH_SIZE = 20
 EXAMPLE_PROSE = (
@@ -417,12 +421,13 @@ def amplify_section(state: WorkbenchState) -> None:
         "Backend", AMPLIFY_BACKENDS, format_func=backend_label, key="amplify_backend"
     )
     num_rows = rows_column.number_input(
-        "Rows", min_value=1, max_value=MAX_AMPLIFIED_ROWS, value=DEFAULT_AMPLIFIED_ROWS,
+        "Amplified rows", min_value=1, max_value=MAX_AMPLIFIED_ROWS, value=DEFAULT_AMPLIFIED_ROWS,
         step=100, key="amplify_rows",
     )  # fmt: skip
     seed = seed_column.number_input(
         "Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key="amplify_seed"
     )
+    params = backend_settings(str(backend_key), "amplify")
     busy = state.is_generating or state.llm.is_generating_rows
     too_few = len(run.rows) < MIN_SEED_ROWS
     if st.button(
@@ -430,8 +435,9 @@ def amplify_section(state: WorkbenchState) -> None:
         help=f"Needs at least {MIN_SEED_ROWS} LLM rows." if too_few else
         "The LLM rows become the workbench table (the seed), and the backend learns them.",
     ):  # fmt: skip
+        request = GenerationRequest(str(backend_key), params, int(num_rows), int(seed))
+        check_request(request)  # settings and rows, before the table is replaced
         use_rows_as_table(state)
-        request = GenerationRequest(str(backend_key), {}, int(num_rows), int(seed))
         start_generation(state, request)
         st.rerun()
     if state.running is not None and state.running.table.source_format == LLM_SOURCE_FORMAT:
@@ -537,6 +543,7 @@ def describe_page(state: WorkbenchState) -> None:
             rows_monitor()
         rows_outcome(state, settings, configured, choice)
         amplify_section(state)
+    sample_seed_section(state, settings, configured)
     price_editor(workspace, settings)
 
 

@@ -1,12 +1,14 @@
 """Hybrid tools: LLM-written vocabularies drawn by Faker, and text written row by row.
 
-Both change the last generation's synthetic table, or the current table when there is none.
+Both change the last generation's synthetic table, or the current table when there is none,
+and describe the column they wrote in that table's metadata, so Evaluate and Export know it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,11 +35,13 @@ from synth_core.hybrid.providers import (
     fill_column,
     write_vocabulary,
 )
-from synth_core.hybrid.row_text import RowTextRun, check_consistency, write_row_text
+from synth_core.hybrid.row_text import RowTextRun, write_row_text
+from synth_core.hybrid.text_consistency import check_consistency
 from synth_core.jobs import Job, JobState
 from synth_core.llm.client import LLMClient
 from synth_core.llm.settings import ENABLE_HINT, LLMSettings
 from synth_core.llm.usage import TokenBudget, UsageMeter
+from synth_core.metadata import FREE_TEXT_SDTYPE, VOCABULARY_SDTYPE
 
 PROVIDER_DIR_ENV = "SYNTH_PROVIDER_DIR"
 DEFAULT_PROVIDER_DIR = Path.home() / ".synth_workbench" / "providers"
@@ -228,7 +232,8 @@ def vocabulary_editor(state: WorkbenchState, vocabulary: Vocabulary) -> None:
         return
     if st.button("Save to library", key="save_vocabulary"):
         path = provider_library().save(current)
-        st.success(f"Saved `{current.name}` to `{path}`.")
+        state.hybrid.last_change = f"Saved `{current.name}` to `{path}`"
+        st.rerun()  # so the saved-vocabularies list above shows it at once
     assign_section(state, current)
 
 
@@ -251,7 +256,8 @@ def assign_section(state: WorkbenchState, vocabulary: Vocabulary) -> None:
     )
     if st.button("Assign to column", key="assign_vocabulary"):
         column = new_name.strip() if picked == NEW_COLUMN else str(picked)
-        replace_working_frame(state, fill_column(frame, column, vocabulary, int(seed)))
+        filled = fill_column(frame, column, vocabulary, int(seed))
+        replace_working_frame(state, filled, {column: VOCABULARY_SDTYPE})
         state.hybrid.last_change = f"`{column}` filled from `{vocabulary.name}` in {label}"
         st.rerun()
 
@@ -322,7 +328,7 @@ def collect_row_text(state: WorkbenchState) -> None:
     if run.texts:
         target = working_frame(state)
         label = target[1] if target is not None else "the table"
-        replace_working_frame(state, written)
+        replace_working_frame(state, written, {run.column: FREE_TEXT_SDTYPE})
         hybrid.last_change = f"`{run.column}` written for {len(run.texts):,} rows of {label}"
 
 
@@ -352,7 +358,11 @@ def text_section(state: WorkbenchState, settings: LLMSettings | None) -> None:
         key="text_instruction",
     )
     candidates = [str(name) for name in frame.columns if str(name) != column]
-    context = st.multiselect("Context columns", candidates, default=candidates, key="text_context")
+    # Keyed on the candidates, so a column added since (e.g. from a vocabulary) starts selected.
+    context = st.multiselect(
+        "Context columns", candidates, default=candidates,
+        key=f"text_context_{zlib.crc32('|'.join(candidates).encode())}",
+    )  # fmt: skip
     request = TextRequest(column, instruction, list(context), int(max_words))
     busy = settings is None or hybrid.is_writing_text
     help_text = None if settings is not None else NOT_CONFIGURED_HELP

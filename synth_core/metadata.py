@@ -72,6 +72,16 @@ EDITABLE_SDTYPES: tuple[str, ...] = (
 )
 
 
+# The sdtypes of columns the hybrid tools add to a synthetic table after generating it.
+# A vocabulary column holds a limited set of labels: categorical, scored like any category.
+VOCABULARY_SDTYPE = "categorical"
+# Neither SDV nor sdmetrics has a sdtype for free text. "unknown" (marked not PII) is what both
+# read as "not modelled, nothing personal": the quality report skips it (text written per row
+# has no distribution to compare; as "categorical" every text would be its own category and
+# score about 0), Faker leaves it alone, and the exact-copy check still compares it.
+FREE_TEXT_SDTYPE = "unknown"
+
+
 def is_pii_sdtype(sdtype: str) -> bool:
     """True for sdtypes SDV fills with fake values (Faker kinds, and "unknown") instead of modelling."""
     return sdtype == "unknown" or sdtype not in SDTYPE_KEYS
@@ -118,6 +128,45 @@ class TableMetadata:
                 "Check the column name, or detect the metadata again from the table.",
             )
         return spec["sdtype"]
+
+    def with_column(self, name: str, sdtype: str) -> TableMetadata:
+        """This metadata with column `name` described as `sdtype`: replaced, or added at the end.
+
+        A replaced column loses its old keys (ranges, formats) and stops being the primary key,
+        since its new values need not be unique. An "unknown" column is marked not PII: the
+        workbench wrote its values. MetadataError when SDV rejects the result.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise MetadataError(
+                "A column needs a name before it can be described.", "Give the column a name."
+            )
+        table = copy.deepcopy(self._table)
+        spec: dict[str, Any] = {"sdtype": sdtype}
+        if sdtype == "unknown":
+            spec["pii"] = False
+        table.setdefault("columns", {})[name] = spec
+        if table.get("primary_key") == name:
+            table.pop("primary_key")
+        return normalised_metadata(self.table_name, table)
+
+    def only_columns(self, names: Sequence[str]) -> TableMetadata:
+        """This metadata restricted to `names` (in this metadata's order); unknown names ignored."""
+        wanted = set(names)
+        table = copy.deepcopy(self._table)
+        table["columns"] = {
+            column: spec for column, spec in table.get("columns", {}).items() if column in wanted
+        }
+        if table.get("primary_key") not in table["columns"]:
+            table.pop("primary_key", None)
+        if "alternate_keys" in table:
+            table["alternate_keys"] = [key for key in table["alternate_keys"] if key in wanted]
+        if "column_relationships" in table:
+            table["column_relationships"] = [
+                relationship
+                for relationship in table["column_relationships"]
+                if set(relationship.get("column_names", ())) <= wanted
+            ]
+        return normalised_metadata(self.table_name, table)
 
     def to_sdv(self) -> Metadata:
         try:

@@ -1,10 +1,11 @@
 """LLM seed → statistical amplification: an SDV synthesizer fitted on a small LLM-written seed.
 
-The seed costs tokens once; every amplified row after it costs none.
+The seed (from a prose design or like a real sample) costs tokens once; amplified rows cost none.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,13 +13,15 @@ from typing import Any
 import pandas as pd
 
 from synth_core.backends.base import CancelToken, ProgressCallback
+from synth_core.backends.llm import LLMBackend
 from synth_core.errors import BackendParameterError, EmptyTableError, LLMError
 from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.llm.client import LLMClient
 from synth_core.llm.design import TableDesign
 from synth_core.llm.rows import RowRun, generate_rows
-from synth_core.llm.usage import UsageSnapshot
-from synth_core.metadata import TableMetadata
+from synth_core.llm.settings import LLMSettings
+from synth_core.llm.usage import UsageMeter, UsageSnapshot
+from synth_core.metadata import TableMetadata, normalised_metadata
 from synth_core.workflow import GenerationRequest, GenerationResult, generate
 
 __all__ = [
@@ -26,6 +29,8 @@ __all__ = [
     "MIN_SEED_ROWS",
     "AmplifiedResult",
     "amplify",
+    "check_seed_size",
+    "sample_then_amplify",
     "seed_then_amplify",
 ]
 
@@ -33,6 +38,9 @@ __all__ = [
 AMPLIFY_BACKENDS: tuple[str, ...] = ("gaussian_copula", "ctgan", "tvae", "copulagan")
 # Fewer rows than this give SDV too little to learn a distribution from.
 MIN_SEED_ROWS = 5
+# Metadata keys SDV detects from a sample's values (ranges, decimals, nullability): rows written
+# like the sample may step outside them, and SDV refuses to fit rows that do.
+_SAMPLE_BOUND_KEYS = ("range_min", "range_max", "range_is_nullable", "decimal_places")
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +56,8 @@ class AmplifiedResult:
     versus_seed: EvaluationResult  # is the amplification faithful to the seed?
     generation: GenerationResult
     seed_run: RowRun | None = None  # the LLM run that wrote the seed, when this module ran it
+    # Amplified vs the real sample the seed was written like; None when there is no sample.
+    versus_real: EvaluationResult | None = None
 
     @property
     def amplified_rows(self) -> int:
@@ -69,10 +79,12 @@ def amplify(
     cancel: CancelToken | None = None,
     *,
     seed_tokens: int = 0,
+    real: pd.DataFrame | None = None,
 ) -> AmplifiedResult:
     """Fit `backend_key` on the seed rows, sample `num_rows`, and evaluate them against the seed.
 
-    Progress arrives with stages "fit", "sample" and "evaluate"; no LLM is called.
+    With `real` (the sample the seed was written like, same columns) the rows are evaluated
+    against it too. Progress arrives with stages "fit", "sample" and "evaluate"; no LLM is called.
     """
     _check_backend(backend_key)
     if not isinstance(seed_rows, pd.DataFrame) or len(seed_rows) < MIN_SEED_ROWS:
@@ -88,6 +100,11 @@ def amplify(
     if cancel is not None:
         cancel.raise_if_cancelled()
     versus_seed = evaluate(seed_rows, generation.synthetic, metadata, progress=progress)
+    versus_real = None
+    if real is not None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        versus_real = evaluate(real, generation.synthetic, metadata, progress=progress)
     return AmplifiedResult(
         synthetic=generation.synthetic,
         seed=seed_rows,
@@ -97,6 +114,7 @@ def amplify(
         seed_tokens=int(seed_tokens),
         versus_seed=versus_seed,
         generation=generation,
+        versus_real=versus_real,
     )
 
 
@@ -119,12 +137,7 @@ def seed_then_amplify(
     Only the seed spends tokens. A seed run that stopped early is amplified from the rows it
     paid for, as long as there are enough of them (its `stopped_reason` stays on `seed_run`).
     """
-    _check_backend(backend_key)
-    if seed_rows > num_rows:
-        raise BackendParameterError(
-            f"The seed ({seed_rows:,} rows) is larger than the {num_rows:,} rows asked for.",
-            "Ask the LLM for fewer seed rows than the final table has.",
-        )
+    check_seed_size(backend_key, seed_rows, num_rows)
     run = generate_rows(
         design,
         seed_rows,
@@ -135,12 +148,7 @@ def seed_then_amplify(
         cancel=cancel,
     )
     frame = run.frame()
-    if len(frame) < MIN_SEED_ROWS:
-        raise LLMError(
-            f"The LLM wrote only {len(frame):,} usable seed rows"
-            + (f" ({run.stopped_reason.rstrip('.')})." if run.stopped_reason else "."),
-            "Raise the token budget, or check the endpoint, and try again.",
-        )
+    _check_seed_written(frame, run)
     result = amplify(
         frame,
         design.to_metadata(),
@@ -153,6 +161,113 @@ def seed_then_amplify(
         seed_tokens=_tokens(run.usage),
     )
     return replace(result, seed_run=run)
+
+
+def sample_then_amplify(
+    sample: pd.DataFrame,
+    metadata: TableMetadata,
+    seed_rows: int,
+    num_rows: int,
+    *,
+    llm_settings: LLMSettings | None = None,
+    backend_key: str = "gaussian_copula",
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    token_budget: int | None = None,
+    progress: ProgressCallback | None = None,
+    seed_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    meter: UsageMeter | None = None,
+    batch_size: int = 20,
+) -> AmplifiedResult:
+    """Have the LLM write `seed_rows` rows like the real `sample`, then amplify them to `num_rows`.
+
+    The LLM sees a design and a few example rows derived from the sample (as the LLM backend
+    does); the amplified rows are evaluated against the seed and against the sample. A seed run
+    that stopped early (budget, endpoint) is amplified from the rows it paid for when there are
+    enough; otherwise an LLMError says how many rows and tokens it got. `llm_settings` defaults
+    to the environment's endpoint; `meter` counts the seed's tokens live, e.g. for a page.
+    """
+    check_seed_size(backend_key, seed_rows, num_rows)
+    budget = {} if token_budget is None else {"token_budget": int(token_budget)}
+    writer = LLMBackend(settings=llm_settings, meter=meter, batch_size=batch_size, **budget)
+    # Describing the sample costs no request and takes no time: no progress to show for it.
+    writer.fit(sample, metadata, seed=seed, cancel=cancel)
+    written = writer.sample(seed_rows, seed=seed, progress=seed_progress or progress, cancel=cancel)
+    run = writer.last_run
+    assert run is not None  # set by every sample() that returns
+    frame = _unique_keys(written, metadata)
+    _check_seed_written(frame, run)
+    result = amplify(
+        frame,
+        _seed_metadata(metadata),
+        backend_key,
+        num_rows,
+        seed,
+        params,
+        progress,
+        cancel,
+        seed_tokens=_tokens(run.usage),
+    )
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    # Against the sample, with the sample's own metadata: scored like any run on that sample.
+    versus_real = evaluate(sample, result.synthetic, metadata, progress=progress)
+    return replace(result, seed_run=run, versus_real=versus_real)
+
+
+def check_seed_size(backend_key: str, seed_rows: int, num_rows: int) -> None:
+    """BackendParameterError for a seed that cannot be amplified, before a token is spent on it."""
+    _check_backend(backend_key)
+    if seed_rows < MIN_SEED_ROWS:
+        raise BackendParameterError(
+            f"A seed of {seed_rows:,} rows is too small to amplify: at least {MIN_SEED_ROWS}.",
+            "Ask the LLM for a few dozen seed rows; SDV needs something to learn from.",
+        )
+    if seed_rows > num_rows:
+        raise BackendParameterError(
+            f"The seed ({seed_rows:,} rows) is larger than the {num_rows:,} rows asked for.",
+            "Ask the LLM for fewer seed rows than the final table has.",
+        )
+
+
+def _check_seed_written(frame: pd.DataFrame, run: RowRun) -> None:
+    if len(frame) >= MIN_SEED_ROWS:
+        return
+    reason = f" ({run.stopped_reason.rstrip('.')})" if run.stopped_reason else ""
+    raise LLMError(
+        f"The LLM wrote only {len(frame):,} usable seed rows{reason}, for "
+        f"{_tokens(run.usage):,} tokens; amplifying needs at least {MIN_SEED_ROWS}.",
+        "Raise the token budget, or check the endpoint, and try again.",
+    )
+
+
+def _seed_metadata(metadata: TableMetadata) -> TableMetadata:
+    """The sample's metadata without the bounds SDV read off the sample's own values.
+
+    Categories go too: with many of them the LLM is shown examples, not the full list, and may
+    write new ones. Ordinal value lists stay, as they carry the order.
+    """
+    table = copy.deepcopy(metadata.sdv_dict["tables"][metadata.table_name])
+    for spec in table.get("columns", {}).values():
+        for key in _SAMPLE_BOUND_KEYS:
+            spec.pop(key, None)
+        if spec.get("sdtype") == "categorical":
+            spec.pop("range_values", None)
+    return normalised_metadata(metadata.table_name, table)
+
+
+def _unique_keys(frame: pd.DataFrame, metadata: TableMetadata) -> pd.DataFrame:
+    """The seed without rows whose primary key is missing or repeats an earlier row's.
+
+    SDV refuses to learn a table with repeated keys; the LLM may repeat one now and then.
+    """
+    key = metadata.primary_key
+    if key is None or key not in frame.columns:
+        return frame
+    keys = frame[key]
+    kept = keys.notna() & ~keys.duplicated()
+    return frame if bool(kept.all()) else frame[kept].reset_index(drop=True)
 
 
 def _tokens(usage: UsageSnapshot) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Container, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -107,6 +107,7 @@ def replace_pii(
     seed: int = 0,
     real: pd.DataFrame | None = None,
     consistent: bool = False,
+    avoid: Mapping[str, Container[str]] | None = None,
 ) -> pd.DataFrame:
     """A copy of `synthetic` whose PII columns (see `pii_columns`) hold fresh Faker values.
 
@@ -116,6 +117,8 @@ def replace_pii(
     With `consistent`, every distinct value maps to one fake value (and distinct values to
     distinct fakes where the provider allows), derived from the value and `seed`: keep the
     seed private when the input held real values, since it is the key of that mapping.
+    `avoid` adds, per column, values (as `normalised_value` writes them) to never draw, for
+    when the real table is not at hand (a run bundle keeps keyed digests of them instead).
     """
     faker = Faker(check_locale(locale))
     result = synthetic.copy()
@@ -126,6 +129,9 @@ def replace_pii(
         forbidden = set(map(_normalised, values.dropna()))
         if real is not None and column in real.columns:
             forbidden.update(map(_normalised, real[column].dropna()))
+        extra = (avoid or {}).get(column)
+        if extra is not None:
+            forbidden = _Forbidden(forbidden, extra)
         maker = _value_maker(faker, metadata.sdtype(column), values)
         filler = _ColumnFiller(
             faker, column, maker, forbidden, unique=column == metadata.primary_key
@@ -220,6 +226,22 @@ def _plain(value: Any) -> Any:
 
 def _normalised(value: Any) -> str:
     return str(value).strip().casefold()
+
+
+def normalised_value(value: Any) -> str:
+    """How PII values are compared: as text, ignoring case and surrounding spaces."""
+    return _normalised(value)
+
+
+class _Forbidden(set):
+    """A forbidden set that also answers `in` from another container (e.g. keyed digests)."""
+
+    def __init__(self, values: set[str], extra: Container[str]) -> None:
+        super().__init__(values)
+        self._extra = extra
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self._extra
 
 
 def _derived_seed(seed: int, *parts: str) -> int:

@@ -1,21 +1,15 @@
 """Row-conditioned long text: one LLM request per row, written from that row's other values.
 
-Cached per row, capped by the token budget, resumable after a failure or cancel, and checked
-afterwards for text that contradicts the row's values.
+Cached per row (text_cache), capped by the token budget and resumable after a failure or cancel;
+text_consistency checks the result for text that contradicts the row's values.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import numbers
-import os
-import re
-import tempfile
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -26,8 +20,9 @@ from synth_core.errors import (
     JobCancelledError,
     LLMError,
     LLMResponseError,
-    SynthWorkbenchError,
+    RowTextError,
 )
+from synth_core.hybrid.text_cache import TextCache
 from synth_core.llm.client import run_concurrently
 from synth_core.llm.design import render_prompt
 from synth_core.llm.rows import run_usage
@@ -38,11 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TEXT_SCHEMA",
-    "ConsistencyFlag",
     "RowTextError",
     "RowTextRun",
-    "TextCache",
-    "check_consistency",
     "row_text_messages",
     "write_row_text",
 ]
@@ -57,101 +49,10 @@ TEXT_SCHEMA: dict[str, Any] = {
 # Room for the JSON wrapper, and for words that are several tokens each.
 _TOKENS_PER_WORD = 2
 _TOKENS_OVERHEAD = 64
-_CACHE_SAVE_EVERY = 25
 
 STOP_BUDGET = "budget"
 STOP_CANCELLED = "cancelled"
 STOP_CONNECTION = "connection"
-
-
-class RowTextError(SynthWorkbenchError):
-    """The long-text request itself is wrong (column, instruction, limits, cache file)."""
-
-
-# --- cache -------------------------------------------------------------------------------------
-
-
-class TextCache:
-    """Texts already paid for, keyed by a hash of (instruction, column, row values, model, words).
-
-    In memory, and in a JSON file when `path` is given: an existing file is read on creation and
-    written back every few new texts and by `save()`. Safe to share across threads.
-    """
-
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self._texts: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._unsaved = 0
-        if self.path is not None and self.path.exists():
-            self._texts = _read_cache_file(self.path)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._texts)
-
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._texts
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            return self._texts.get(key)
-
-    def put(self, key: str, text: str) -> None:
-        with self._lock:
-            self._texts[key] = text
-            self._unsaved += 1
-            due = self._unsaved >= _CACHE_SAVE_EVERY
-        if due:
-            self.save()
-
-    def save(self) -> None:
-        """Write the cache file (atomically), if this cache has one."""
-        if self.path is None:
-            return
-        with self._lock:
-            data = json.dumps({"version": 1, "texts": self._texts}, ensure_ascii=False)
-            self._unsaved = 0
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-                with os.fdopen(handle, "w", encoding="utf-8") as file:
-                    file.write(data)
-                os.replace(temporary, self.path)
-            except OSError as error:
-                raise RowTextError(
-                    f"The text cache could not be written to {self.path} ({error.strerror}).",
-                    "Choose a folder you can write to, or run without a cache file.",
-                ) from None
-
-    @staticmethod
-    def key(
-        instruction: str, column: str, values: Mapping[str, Any], model: str, max_words: int
-    ) -> str:
-        payload = json.dumps(
-            [instruction, column, list(values.items()), model, max_words],
-            ensure_ascii=False,
-            default=str,
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def _read_cache_file(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise RowTextError(
-            f"The text cache file {path} could not be read ({error}).",
-            "Delete the file to start with an empty cache, or pick another file.",
-        ) from None
-    texts = data.get("texts") if isinstance(data, dict) else None
-    if not isinstance(texts, dict):
-        raise RowTextError(
-            f"The text cache file {path} is not a text cache.",
-            "Delete the file to start with an empty cache, or pick another file.",
-        )
-    return {str(key): str(value) for key, value in texts.items() if isinstance(value, str)}
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -526,192 +427,3 @@ def _plain(value: Any) -> Any:
 
 def _display(value: Any) -> str:
     return "(missing)" if value is None else str(value)
-
-
-# --- consistency check ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConsistencyFlag:
-    """One row whose text seems to contradict one of its values."""
-
-    row: Hashable
-    column: str  # the context column contradicted
-    value: Any  # the row's value
-    found: str  # what the text says instead
-    message: str
-
-
-# Column-name suffixes read as a unit ("weight_kg": label "weight", unit "kg").
-KNOWN_UNITS = frozenset(
-    [
-        "kg",
-        "g",
-        "mg",
-        "lb",
-        "lbs",
-        "cm",
-        "mm",
-        "m",
-        "km",
-        "ml",
-        "l",
-        "usd",
-        "eur",
-        "gbp",
-        "bpm",
-        "mmhg",
-        "pct",
-        "percent",
-        "years",
-        "yrs",
-        "days",
-        "hours",
-        "minutes",
-        "mins",
-        "min",
-        "h",
-        "s",
-        "sec",
-    ]
-)
-MAX_CATEGORY_VALUES = 50
-MAX_CATEGORY_WORDS = 4
-_NUMBER = r"(-?\d+(?:\.\d+)?)"
-
-
-def check_consistency(
-    frame: pd.DataFrame,
-    column: str,
-    context_columns: Sequence[str] | None = None,
-    *,
-    units: Mapping[str, str | Sequence[str]] | None = None,
-) -> list[ConsistencyFlag]:
-    """Rows whose `column` text contradicts their values, by two plain heuristics.
-
-    Numbers: for each numeric context column, a number written right after its label (the
-    column name with "_" as spaces, e.g. "age 54", "heart rate: 120", "aged 54") or right
-    before its unit (from a unit suffix of the name such as "weight_kg", or `units`, e.g.
-    "72 kg") is flagged when it differs from the row's value by more than the rounding of
-    the number as written. Categories: for each text-like context column with at most 50
-    distinct short values, the text is flagged when it names another of the column's values
-    as a whole word (case-insensitive) and not the row's own (e.g. "female" while sex is
-    "male"). Values shorter than 2 characters or purely numeric are not looked for.
-    """
-    context = _check_columns(frame, column, context_columns)
-    if column not in frame.columns:
-        raise RowTextError(
-            f"The table has no text column {column!r} to check.", "Write the text column first."
-        )
-    units = dict(units or {})
-    numeric = [name for name in context if _is_numeric(frame[name])]
-    vocabularies = {
-        name: vocabulary
-        for name in context
-        if name not in numeric and (vocabulary := _category_values(frame[name]))
-    }
-    number_patterns = {name: _number_patterns(str(name), units.get(name)) for name in numeric}
-    flags: list[ConsistencyFlag] = []
-    for row, text in frame[column].items():
-        if not isinstance(text, str) or not text.strip():
-            continue
-        for name, patterns in number_patterns.items():
-            flags.extend(_number_flags(row, name, frame.at[row, name], text, patterns))
-        for name, vocabulary in vocabularies.items():
-            flag = _category_flag(row, name, frame.at[row, name], text, vocabulary)
-            if flag is not None:
-                flags.append(flag)
-    return flags
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def _category_values(series: pd.Series) -> list[str]:
-    values = [str(value) for value in series.dropna().unique()]
-    if not values or len(values) > MAX_CATEGORY_VALUES:
-        return []
-    if any(len(value.split()) > MAX_CATEGORY_WORDS for value in values):
-        return []  # free text, not categories
-    return [value for value in values if len(value.strip()) >= 2 and not _is_number(value)]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _number_patterns(name: str, extra_units: str | Sequence[str] | None) -> list[re.Pattern[str]]:
-    words = [word for word in re.split(r"[_\s]+", name.strip().lower()) if word]
-    unit_words: list[str] = []
-    if len(words) > 1 and words[-1] in KNOWN_UNITS:
-        unit_words.append(words[-1])
-        words = words[:-1]
-    if isinstance(extra_units, str):
-        unit_words.append(extra_units)
-    elif extra_units:
-        unit_words.extend(extra_units)
-    label = r"\s+".join(re.escape(word) for word in words)
-    patterns = [re.compile(rf"\b{label}\w*\s*(?:(?:of|is|was|at|=|:)\s*)?{_NUMBER}", re.IGNORECASE)]
-    for unit in unit_words:
-        patterns.append(
-            re.compile(rf"{_NUMBER}\s*-?\s*{re.escape(unit.strip())}(?![a-z])", re.IGNORECASE)
-        )
-    return patterns
-
-
-def _number_flags(
-    row: Hashable, name: str, value: Any, text: str, patterns: list[re.Pattern[str]]
-) -> list[ConsistencyFlag]:
-    if value is None or pd.isna(value):
-        return []
-    flags = []
-    seen: set[tuple[int, int]] = set()
-    for pattern in patterns:
-        for match in pattern.finditer(text):
-            if match.span(1) in seen:
-                continue
-            seen.add(match.span(1))
-            written = match.group(1)
-            decimals = len(written.partition(".")[2])
-            tolerance = 0.5 * 10**-decimals + 1e-9 * max(1.0, abs(float(value)))
-            if abs(float(written) - float(value)) > tolerance:
-                flags.append(
-                    ConsistencyFlag(
-                        row=row,
-                        column=name,
-                        value=_plain(value),
-                        found=match.group(0),
-                        message=f'The text says "{match.group(0)}" but {name} is {_plain(value)}.',
-                    )
-                )
-    return flags
-
-
-def _category_flag(
-    row: Hashable, name: str, value: Any, text: str, vocabulary: list[str]
-) -> ConsistencyFlag | None:
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    own = str(value)
-    if _mentions(text, own):
-        return None
-    for other in vocabulary:
-        if other != own and _mentions(text, other):
-            return ConsistencyFlag(
-                row=row,
-                column=name,
-                value=_plain(value),
-                found=other,
-                message=f'The text mentions "{other}" but {name} is "{own}".',
-            )
-    return None
-
-
-def _mentions(text: str, value: str) -> bool:
-    pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, value.split())) + r"(?!\w)"
-    return re.search(pattern, text, re.IGNORECASE) is not None

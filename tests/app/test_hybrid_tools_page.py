@@ -11,7 +11,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from workbench_app import CLINIC_CSV, DATA_PAGE, generate_demo, new_app, texts, workbench
+from workbench_app import (
+    CLINIC_CSV,
+    DATA_PAGE,
+    EVALUATE_PAGE,
+    generate_demo,
+    new_app,
+    texts,
+    wait_for_evaluation,
+    wait_for_job,
+    workbench,
+)
 
 from synth_core.hybrid.providers import ProviderLibrary
 from synth_core.llm.settings import ENABLE_HINT
@@ -189,3 +199,66 @@ def test_vocabulary_fills_the_last_generation_not_the_real_table(
     assert set(after.result.synthetic["drug"]) <= {name for name, _ in DRUGS}
     assert len(after.result.synthetic) == len(before.result.synthetic)
     assert "drug" not in workbench(app).table.frame.columns
+    # The generation's metadata describes the new column, so Evaluate and Export know it.
+    assert after.metadata.sdtype("drug") == "categorical"
+    assert after.added_columns == ["drug"]
+
+    app.switch_page(EVALUATE_PAGE).run()
+    wait_for_evaluation(app)
+    _no_exception(app)
+    assert not texts(app.error)
+    evaluation = workbench(app).evaluation
+    assert evaluation is not None and evaluation.synthetic_rows == len(after.result.synthetic)
+    # The real table has no drug column to compare with: listed, not scored.
+    assert any("`drug` (categorical)" in text for text in texts(app.caption)), texts(app.caption)
+    assert "drug" not in set(evaluation.column_shapes["Column"])
+
+
+def test_a_vocabulary_replacing_a_generated_column_is_scored_as_categorical(
+    endpoint: FakeOpenAIServer,
+) -> None:
+    app = generate_demo(new_app())
+    assert workbench(app).generation.metadata.sdtype("degree_perc") == "numerical"
+    _hybrid(app)
+    app.text_input(key="vocabulary_description").input("drug names used in a US hospital")
+    app.button(key="write_vocabulary").click().run()
+    _wait(app, "writing")
+    app.selectbox(key="assign_column").select("degree_perc").run()
+    app.button(key="assign_vocabulary").click().run()
+    _no_exception(app)
+    generation = workbench(app).generation
+    assert generation.metadata.sdtype("degree_perc") == "categorical"
+    assert generation.added_columns == []
+
+    app.switch_page(EVALUATE_PAGE).run()
+    wait_for_evaluation(app)
+    _no_exception(app)
+    evaluation = workbench(app).evaluation
+    assert evaluation is not None
+    shapes = evaluation.column_shapes.set_index("Column")
+    # Drug names share nothing with the real percentages: the dashboard shows it plainly.
+    assert shapes.loc["degree_perc", "Metric"] == "TVComplement"
+    assert shapes.loc["degree_perc", "Score"] < 0.1
+
+
+def test_text_written_for_a_generation_is_described_as_free_text(
+    endpoint: FakeOpenAIServer,
+) -> None:
+    app = _clinic_table(new_app())
+    app.switch_page("pages/2_Generate.py").run()
+    app.button(key="generate").click().run()
+    wait_for_job(app)
+    _hybrid(app)
+    app.text_input(key="text_column").input("note").run()
+    app.text_area(key="text_instruction").input("A short note about the visit.").run()
+    app.button(key="write_text").click().run()
+    _wait(app, "text_running")
+    generation = workbench(app).generation
+    assert generation is not None and generation.result.synthetic["note"].notna().all()
+    assert generation.metadata.columns["note"] == {"sdtype": "unknown", "pii": False}
+
+    app.switch_page(EVALUATE_PAGE).run()
+    wait_for_evaluation(app)
+    _no_exception(app)
+    assert workbench(app).evaluation is not None
+    assert any("`note` (free text)" in text for text in texts(app.caption)), texts(app.caption)

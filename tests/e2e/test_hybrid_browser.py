@@ -26,7 +26,7 @@ def _go_to(page, title: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _set_keyed_number(page, key: str, value: int) -> None:  # type: ignore[no-untyped-def]
-    # Two inputs on the page are labelled "Rows": the widget's key tells them apart.
+    # Several number inputs on the page look alike: the widget's key tells them apart.
     field = page.locator(f".st-key-{key} input")
     field.fill(str(value))
     field.press("Enter")

@@ -10,12 +10,9 @@ import pandas as pd
 import pytest
 
 from synth_core.backends.base import CancelToken, ProgressUpdate
-from synth_core.hybrid.row_text import (
-    RowTextError,
-    TextCache,
-    check_consistency,
-    write_row_text,
-)
+from synth_core.hybrid.row_text import RowTextError, write_row_text
+from synth_core.hybrid.text_cache import TextCache
+from synth_core.hybrid.text_consistency import check_consistency
 from synth_core.llm.client import LLMClient
 from synth_core.llm.settings import LLMSettings
 from synth_core.llm.usage import TokenBudget, UsageMeter
