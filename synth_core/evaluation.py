@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sdmetrics.reports import DiagnosticReport, QualityReport
 
 from synth_core.backends.base import ProgressCallback, ProgressUpdate
 from synth_core.errors import EvaluationError
 from synth_core.metadata import TableMetadata
+from synth_core.scoring import diagnostic_report, quality_report
 
 _STEPS = ("Checking the tables", "Quality report", "Diagnostic report", "Exact copies")
 _PAIR_COLUMNS = [
@@ -71,17 +71,10 @@ def evaluate(
     _report_step(progress, 0, started)
     _check_inputs(real, synthetic, metadata)
     synthetic = synthetic[list(real.columns)]
-    sdmetrics_metadata = _sdmetrics_metadata(metadata)
-    tables = metadata.table_name
     _report_step(progress, 1, started)
-
-    # Both reports keep sdmetrics' default subsample of 50,000 rows (num_rows_subsample) for
-    # the slow pair metrics, which is what keeps large tables fast; it is left as is on purpose.
-    quality = _generate(QualityReport(), {tables: real}, {tables: synthetic}, sdmetrics_metadata)
+    quality = quality_report(real, synthetic, metadata)
     _report_step(progress, 2, started)
-    diagnostic = _generate(
-        DiagnosticReport(), {tables: real}, {tables: synthetic}, sdmetrics_metadata
-    )
+    diagnostic = diagnostic_report(real, synthetic, metadata)
     _report_step(progress, 3, started)
     copy_rate = exact_copy_rate(real, synthetic, _identifier_columns(metadata))
     _report_step(progress, 4, started)
@@ -176,28 +169,12 @@ def _name_list(names: list[str], limit: int = 5) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-def _sdmetrics_metadata(metadata: TableMetadata) -> dict:
-    table = metadata.for_sdmetrics()
-    return table if "tables" in table else {"tables": {metadata.table_name: table}}
-
-
 def _identifier_columns(metadata: TableMetadata) -> list[str]:
     # Keys are unique by design, so a copied row with a fresh key is still a copy.
     columns = [name for name, spec in metadata.columns.items() if spec.get("sdtype") == "id"]
     if metadata.primary_key and metadata.primary_key not in columns:
         columns.append(metadata.primary_key)
     return columns
-
-
-def _generate(report: Any, real: dict, synthetic: dict, metadata: dict) -> Any:
-    try:
-        report.generate(real, synthetic, metadata, verbose=False)
-    except Exception as error:  # sdmetrics raises ValueError, TypeError, KeyError, ...
-        raise EvaluationError(
-            f"The {type(report).__name__} could not be computed: {error}",
-            "Check that the metadata matches the table (sdtypes and datetime formats).",
-        ) from error
-    return report
 
 
 def _property_scores(report: Any) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from synth_core.backends.auto import AutoBackend, AutoChoice
 from synth_core.backends.base import (
     MAX_SEED,
     Backend,
@@ -27,6 +28,7 @@ BACKENDS: dict[str, type[Backend]] = {
     "ctgan": CTGANBackend,
     "tvae": TVAEBackend,
     "copulagan": CopulaGANBackend,
+    "auto": AutoBackend,
     "llm": LLMBackend,
 }
 
@@ -48,6 +50,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
     "MAX_SEED",
+    "AutoChoice",
     "Backend",
     "CancelToken",
     "FitReport",

@@ -92,7 +92,10 @@ class StageProgress:
         self._pace_started = self._clock()
         return self.advance(0, message)
 
-    def advance(self, done: int, message: str = "") -> ProgressUpdate:
+    def advance(self, done: int, message: str = "", *, total: int | None = None) -> ProgressUpdate:
+        """Report `done` units; `total` revises the stage's size (e.g. training stopped early)."""
+        if total is not None:
+            self._total = max(int(total), 1)
         self.done = done
         now = self._clock()
         update = ProgressUpdate(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +51,8 @@ _GLOBAL_RANDOM_LOCK = threading.RLock()
 # the name `tqdm` their modules imported. We replace that name once with a factory that reports
 # each epoch to a listener stored per thread (so concurrent fits in different threads only see
 # their own epochs) and checks the cancel flag between epochs; with no listener it is plain tqdm.
+# Ending the iteration early is how a time budget stops training: ctgan's code after the loop
+# only keeps the per-epoch loss table, so the model trained so far is complete and usable.
 _thread_state = threading.local()
 
 
@@ -56,7 +60,9 @@ _thread_state = threading.local()
 class _EpochListener:
     progress: StageProgress
     cancel: CancelToken
+    deadline: float | None = None  # time.perf_counter() value after which training stops
     epochs_run: int = 0
+    stopped_at_time_limit: bool = False
 
 
 class _EpochIterator:
@@ -69,11 +75,28 @@ class _EpochIterator:
     def __iter__(self) -> Iterator[int]:
         listener, total = self._listener, len(self._epochs)
         listener.progress.begin(total, "epoch", "Training")
-        for epoch in self._epochs:
+        started = time.perf_counter()
+        for done, epoch in enumerate(self._epochs, start=1):
             listener.cancel.raise_if_cancelled()
             yield epoch
-            listener.epochs_run = epoch + 1
-            listener.progress.advance(epoch + 1, f"Epoch {epoch + 1} of {total}")
+            listener.epochs_run = done
+            if listener.deadline is None:
+                listener.progress.advance(done, f"Epoch {done} of {total}")
+                continue
+            now = time.perf_counter()
+            if now >= listener.deadline and done < total:
+                listener.stopped_at_time_limit = True
+                message = f"Stopped at the time limit after {done} of {total} epochs"
+                listener.progress.advance(done, message, total=done)
+                return
+            # The epochs that still fit before the deadline, so the ETA follows the time limit.
+            seconds_per_epoch = max((now - started) / done, 1e-9)
+            left = math.ceil(max(listener.deadline - now, 0.0) / seconds_per_epoch)
+            expected = min(total, done + max(left, 1))
+            message = f"Epoch {done} of {total}"
+            if expected < total:
+                message = f"Epoch {done} of about {expected} (time limit)"
+            listener.progress.advance(done, message, total=expected)
 
     def set_description(self, *args: Any, **kwargs: Any) -> None:
         """ctgan calls this only when verbose; our fits are quiet."""
@@ -95,8 +118,10 @@ for _module in (_ctgan_module, _tvae_module):
 
 
 @contextmanager
-def _reporting_epochs(progress: StageProgress, cancel: CancelToken) -> Iterator[_EpochListener]:
-    listener = _EpochListener(progress, cancel)
+def _reporting_epochs(
+    progress: StageProgress, cancel: CancelToken, deadline: float | None
+) -> Iterator[_EpochListener]:
+    listener = _EpochListener(progress, cancel, deadline)
     previous = getattr(_thread_state, "listener", None)
     _thread_state.listener = listener
     try:
@@ -177,9 +202,17 @@ class _SdvBackend(Backend):
         super().__init__(**params)
         self._synthesizer: BaseSingleTableSynthesizer | None = None
         self._table_name = ""
+        self._stopped_at_time_limit = False
+
+    @property
+    def stopped_at_time_limit(self) -> bool:
+        """Whether the last fit ended its training early because `time_budget_s` ran out."""
+        return self._stopped_at_time_limit
 
     def _synthesizer_kwargs(self) -> dict[str, Any]:
-        return self.settings
+        kwargs = self.settings
+        kwargs.pop(_TIME_BUDGET.name, None)  # ours, not SDV's
+        return kwargs
 
     def _fit(
         self,
@@ -192,15 +225,20 @@ class _SdvBackend(Backend):
     ) -> int | None:
         synthesizer = self.synthesizer_class(metadata.to_sdv(), **self._synthesizer_kwargs())
         epochs = self._settings.get("epochs")
+        budget = self._settings.get(_TIME_BUDGET.name) or 0.0
+        self._stopped_at_time_limit = False
         with _exclusive_random_state(progress, cancel):
+            # The budget covers preparing the data too, but not waiting for another run.
+            deadline = time.perf_counter() + budget if budget > 0 else None
             _seed_global_random_state(seed)
             progress.begin(epochs or 2, "epoch" if epochs else "step", "Preparing the data")
             processed = self._preprocess(synthesizer, frame, metadata)
             cancel.raise_if_cancelled()
             if epochs:
-                with _reporting_epochs(progress, cancel) as listener:
+                with _reporting_epochs(progress, cancel, deadline) as listener:
                     synthesizer.fit_processed_data(processed)
                 epochs_run: int | None = listener.epochs_run
+                self._stopped_at_time_limit = listener.stopped_at_time_limit
             else:
                 progress.advance(1, "Learning the distributions")
                 synthesizer.fit_processed_data(processed)
@@ -264,6 +302,18 @@ def _epochs(default: int = 300) -> ParamSpec:
     )
 
 
+_TIME_BUDGET = ParamSpec(
+    "time_budget_s",
+    "Training time limit (s)",
+    "float",
+    0.0,
+    0.0,
+    86_400.0,
+    help="0: no limit. Training stops after the epoch that passes the limit; "
+    "the model trained so far is kept.",
+)
+
+
 def _batch_size(help_text: str) -> ParamSpec:
     return ParamSpec("batch_size", "Batch size", "int", 500, 2, 100_000, help=help_text)
 
@@ -321,6 +371,7 @@ class CTGANBackend(_SdvBackend):
             100,
             help="The discriminator looks at this many rows at once; helps against mode collapse.",
         ),
+        _TIME_BUDGET,
     )
 
     def _check_settings(self, settings: dict[str, Any]) -> None:
@@ -354,10 +405,11 @@ class TVAEBackend(_SdvBackend):
             1024,
             help="Width of each of the decoder's two hidden layers.",
         ),
+        _TIME_BUDGET,
     )
 
     def _synthesizer_kwargs(self) -> dict[str, Any]:
-        kwargs = self.settings
+        kwargs = super()._synthesizer_kwargs()
         for name in ("compress_dims", "decompress_dims"):
             kwargs[name] = (kwargs[name], kwargs[name])
         return kwargs
@@ -372,6 +424,7 @@ class CopulaGANBackend(_SdvBackend):
         _epochs(),
         _batch_size("Rows per training step; must be a multiple of 10."),
         _DEFAULT_DISTRIBUTION,
+        _TIME_BUDGET,
     )
 
     def _check_settings(self, settings: dict[str, Any]) -> None:

@@ -161,6 +161,47 @@ def test_cancel_after_first_epoch_stops_training(table, metadata):
         backend.sample(5, seed=0)
 
 
+# --- time budgets -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["ctgan", "tvae", "copulagan"])
+def test_a_tiny_time_budget_stops_training_early_and_keeps_the_model(key, table, metadata):
+    updates: list[ProgressUpdate] = []
+    backend = create_backend(key, epochs=500, batch_size=50, time_budget_s=0.01)
+    report = backend.fit(table, metadata, seed=0, progress=updates.append)
+
+    assert 1 <= report.epochs_run < 500
+    assert backend.stopped_at_time_limit
+    last = updates[-1]
+    assert last.message == f"Stopped at the time limit after {report.epochs_run} of 500 epochs"
+    assert last.fraction == 1.0 and last.eta_s == 0.0
+    rows = backend.sample(50, seed=1)
+    assert list(rows.columns) == list(table.columns) and len(rows) == 50
+    assert set(rows["region"].dropna()) <= set(table["region"])
+    assert rows["age"].between(table["age"].min(), table["age"].max()).all()
+
+
+def test_a_zero_time_budget_runs_every_epoch(table, metadata):
+    updates: list[ProgressUpdate] = []
+    backend = create_backend("ctgan", epochs=3, batch_size=50, time_budget_s=0)
+    report = backend.fit(table, metadata, seed=0, progress=updates.append)
+
+    assert report.epochs_run == 3 and not backend.stopped_at_time_limit
+    assert [update.message for update in epoch_updates(updates)] == [
+        "Epoch 1 of 3",
+        "Epoch 2 of 3",
+        "Epoch 3 of 3",
+    ]
+
+
+def test_a_generous_time_budget_runs_every_epoch_with_the_same_rows(table, metadata):
+    limited = create_backend("ctgan", epochs=2, batch_size=50, time_budget_s=3_600)
+    unlimited = create_backend("ctgan", epochs=2, batch_size=50)
+    assert limited.fit(table, metadata, seed=2).epochs_run == 2
+    unlimited.fit(table, metadata, seed=2)
+    pd.testing.assert_frame_equal(limited.sample(20, seed=3), unlimited.sample(20, seed=3))
+
+
 def test_concurrent_fits_each_see_only_their_own_epochs_and_stay_reproducible(table, metadata):
     epochs_by_thread = {"two": 2, "three": 3}
     updates: dict[str, list[ProgressUpdate]] = {name: [] for name in epochs_by_thread}
@@ -221,6 +262,8 @@ def test_sample_before_fit_is_a_clear_error():
         ("gaussian_copula", {"default_distribution": "cauchy"}, "one of 'beta', 'norm'"),
         ("gaussian_copula", {"enforce_rounding": "yes"}, "true or false"),
         ("tvae", {"compress_dims": 1}, "'compress_dims'.*from 2 to 1,024"),
+        ("ctgan", {"time_budget_s": -1}, "'time_budget_s'.*number from 0 to 86,400"),
+        ("gaussian_copula", {"time_budget_s": 5}, "no setting named 'time_budget_s'"),
     ],
 )
 def test_bad_parameters_name_the_setting_and_allowed_values(key, params, expected):
@@ -278,7 +321,7 @@ def test_bad_row_count_is_a_parameter_error(fitted_copula):
 
 
 def test_registry_offers_the_sdv_backends_and_the_llm_with_valid_defaults():
-    assert list(BACKENDS) == ["gaussian_copula", "ctgan", "tvae", "copulagan", "llm"]
+    assert list(BACKENDS) == ["gaussian_copula", "ctgan", "tvae", "copulagan", "auto", "llm"]
     assert DEFAULT_BACKEND in BACKENDS
     for key, backend_class in BACKENDS.items():
         backend = create_backend(key)
