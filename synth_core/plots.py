@@ -127,6 +127,34 @@ def column_comparison_figure(
     return _category_figure(real[column], synthetic[column], column)
 
 
+LEADERBOARD_SCORES = ("Quality", "Column Shapes", "Column Pair Trends", "Privacy", "Utility")
+
+
+def leaderboard_figure(board: pd.DataFrame, label_column: str = "Run") -> go.Figure:
+    """Grouped bars: each run's scores (0–1) side by side; scores a run lacks are left out."""
+    scores = [name for name in LEADERBOARD_SCORES if name in board.columns]
+    if board.empty or not scores or label_column not in board.columns:
+        return _empty_figure("Comparison", "No run to compare.")
+    labels = board[label_column].astype(str)
+    figure = go.Figure()
+    for name in scores:
+        values = pd.to_numeric(board[name], errors="coerce")
+        figure.add_trace(
+            go.Bar(
+                x=labels,
+                y=values,
+                name=name,
+                text=[_percent(value) for value in values],
+                textposition="auto",
+                hovertemplate=f"%{{x}}<br>{name}: %{{text}}<extra></extra>",
+            )
+        )
+    figure.update_layout(barmode="group", title="Scores by run (higher is better)")
+    figure.update_yaxes(range=[0, 1], tickformat=".0%", title="Score")
+    figure.update_xaxes(type="category")
+    return figure
+
+
 def _histogram_figure(real: pd.Series, synthetic: pd.Series, column: str, sdtype: str) -> go.Figure:
     as_values = _datetime_values if sdtype == "datetime" else _numeric_values
     real_values, synthetic_values = as_values(real), as_values(synthetic)
