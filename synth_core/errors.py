@@ -73,6 +73,18 @@ class ExportError(SynthWorkbenchError):
     """A table could not be written in the requested format."""
 
 
+class RowTextError(SynthWorkbenchError):
+    """A row-text request is wrong (column, instruction, limits), or its cache file is unusable."""
+
+
+class BundleError(SynthWorkbenchError):
+    """A run bundle could not be written or read (not a bundle, damaged, or from a newer version)."""
+
+
+class UntrustedBundleError(BundleError):
+    """A run bundle was not signed by this installation, and the user has not said to trust it."""
+
+
 class LLMError(SynthWorkbenchError):
     """Something went wrong talking to the LLM endpoint or reading its reply."""
 

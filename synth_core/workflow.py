@@ -53,6 +53,8 @@ class GenerationResult:
     # the run can be resumed).
     metadata: TableMetadata | None = field(default=None, repr=False, compare=False)
     real: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    # The fitted backend, kept always (unlike `backend`), so a run bundle can save the model.
+    fitted_backend: Backend | None = field(default=None, repr=False, compare=False)
 
     @property
     def can_resume(self) -> bool:
@@ -106,6 +108,7 @@ def generate(
         backend=backend if resumable else None,
         metadata=metadata if resumable else None,
         real=frame if resumable else None,
+        fitted_backend=backend,
     )
 
 

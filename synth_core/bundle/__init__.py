@@ -1,0 +1,252 @@
+"""Run bundles: one signed zip with what regenerates a run's rows (fitted model, metadata, seed).
+
+A bundle holds a pickled model, and loading a pickle can run code: one this installation did not
+sign is loaded only when the user says they trust it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from synth_core.backends.base import Backend, CancelToken, ProgressCallback, derive_seed
+from synth_core.backends.llm import LLMBackend
+from synth_core.bundle.archive import (
+    BUNDLE_FORMAT,
+    BUNDLE_KIND,
+    DATA,
+    LOAD_HINT,
+    MANIFEST,
+    MAX_BUNDLE_BYTES,
+    MAX_MEMBERS,
+    MEMBERS,
+    METADATA,
+    PII_GUARD,
+    REPORT,
+    SIGNATURE,
+    SYNTHESIZER,
+    read_members,
+    zipped,
+)
+from synth_core.bundle.manifest import (
+    APP_NAME,
+    CHUNK_SEED_KEY,
+    VERSIONED,
+    build_manifest,
+    changed_versions,
+    check_checksums,
+    manifest_of,
+)
+from synth_core.bundle.members import data_of, metadata_of, pickled_model, unpickled_model
+from synth_core.bundle.signing import (
+    HOME_ENV,
+    KEY_FILE,
+    check_signature,
+    guard_from,
+    pii_guard,
+    signature,
+    signing_key,
+    signing_key_path,
+)
+from synth_core.errors import BundleError
+from synth_core.hybrid.pii import replace_pii
+from synth_core.metadata import TableMetadata
+
+if TYPE_CHECKING:
+    from synth_core.workflow import GenerationResult
+
+__all__ = [
+    "APP_NAME",
+    "BUNDLE_FORMAT",
+    "BUNDLE_KIND",
+    "CHUNK_SEED_KEY",
+    "DATA",
+    "HOME_ENV",
+    "KEY_FILE",
+    "MANIFEST",
+    "MAX_BUNDLE_BYTES",
+    "MAX_MEMBERS",
+    "MEMBERS",
+    "METADATA",
+    "PII_GUARD",
+    "REPORT",
+    "SIGNATURE",
+    "SYNTHESIZER",
+    "VERSIONED",
+    "RunBundle",
+    "chunk_seed",
+    "read_bundle",
+    "regenerate",
+    "signing_key_path",
+    "write_bundle",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class RunBundle:
+    """A loaded run bundle: what the run was, its fitted model and (optionally) its rows."""
+
+    manifest: dict[str, Any]
+    metadata: TableMetadata
+    backend: Backend | None  # None when no model was saved (the LLM backend)
+    synthetic: pd.DataFrame | None
+    report_html: str | None
+    trusted_signature: bool  # True: signed by this installation's key
+    # Keyed digests of the real PII values, per column: usable only with the key that wrote them.
+    pii_guard: Mapping[str, Container[str]] | None = field(default=None, repr=False)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Plain sentences on what regenerating from this bundle can and cannot do."""
+        notes = []
+        if self.backend is None:
+            notes.append(self.manifest.get("regeneration_note") or "This bundle holds no model.")
+        pii = self.manifest.get("pii_columns") and self.manifest.get("faker_locale")
+        if pii and self.pii_guard is None:
+            why = (
+                "it has no list of the real values to avoid"
+                if self.manifest.get("pii_guard") is None
+                else "its list of real values to avoid needs the key of the installation "
+                "that wrote it"
+            )
+            notes.append(
+                "Its PII columns may differ from the original run's, and may by chance repeat "
+                f"a real value: {why}."
+            )
+        changed = changed_versions(self.manifest)
+        if changed:
+            notes.append(f"It was saved with other library versions ({changed}).")
+        return tuple(notes)
+
+
+def chunk_seed(seed: int, chunk_index: int) -> int:
+    """The seed of one chunk of a large regeneration: independent of the others and of workers."""
+    return derive_seed(int(seed), CHUNK_SEED_KEY, int(chunk_index))
+
+
+def write_bundle(
+    generation: GenerationResult,
+    metadata: TableMetadata,
+    *,
+    backend: Backend,
+    real_rows: int,
+    source: str = "",
+    report_html: str | None = None,
+    design_json: str | None = None,
+    include_data: bool = True,
+    real: pd.DataFrame | None = None,
+) -> bytes:
+    """The run as a signed zip (bytes): manifest, metadata, fitted model, rows, report.
+
+    `real` (default: `generation.real`) is the table the model learned; only keyed digests of
+    its PII values are kept, so regeneration here avoids them exactly as the original run did.
+    """
+    if not backend.is_fitted:
+        raise BundleError(
+            "Only a fitted model can be saved in a run bundle.", "Generate rows first."
+        )
+    key = signing_key(create=True)
+    members: dict[str, bytes] = {METADATA: metadata.to_json().encode("utf-8")}
+    model = pickled_model(backend)
+    if model is not None:
+        members[SYNTHESIZER] = model
+    if include_data:
+        members[DATA] = generation.synthetic.to_csv(index=False).encode("utf-8")
+    if report_html is not None:
+        members[REPORT] = report_html.encode("utf-8")
+    real = real if real is not None else generation.real
+    if real is not None and generation.request.faker_locale is not None:
+        guard = pii_guard(real, metadata, key)
+        if guard:
+            members[PII_GUARD] = json.dumps({"columns": guard}).encode("utf-8")
+    manifest = build_manifest(
+        generation, metadata, backend, real_rows, source, design_json, members
+    )
+    members = {MANIFEST: json.dumps(manifest, indent=2, default=str).encode("utf-8"), **members}
+    _refuse_secrets(members, backend)
+    members[SIGNATURE] = json.dumps(signature(members, key), indent=2).encode("utf-8")
+    return zipped(members)
+
+
+def read_bundle(data: bytes, *, trust: bool = False) -> RunBundle:
+    """A bundle from `write_bundle`'s bytes; BundleError when it is not one or is damaged.
+
+    UntrustedBundleError when it holds a model and was not signed by this installation's key,
+    unless `trust` (the signature is checked before anything is unpickled).
+    """
+    # The package's cap, read at each call: a caller (or a test) may lower it here.
+    members = read_members(data, max_bytes=MAX_BUNDLE_BYTES)
+    manifest = manifest_of(members)
+    required = [METADATA] + ([SYNTHESIZER] if manifest.get("synthesizer") else [])
+    missing = [name for name in required if name not in members]
+    if missing:
+        raise BundleError(
+            f"This run bundle is incomplete: it has no {', '.join(missing)}.", LOAD_HINT
+        )
+    key = signing_key(create=False)
+    trusted = check_signature(members, key, holds_model=SYNTHESIZER in members, trust=trust)
+    check_checksums(manifest, members)
+    guard = None
+    if trusted and key is not None and PII_GUARD in members:
+        guard = guard_from(members[PII_GUARD], key)
+    return RunBundle(
+        manifest=manifest,
+        metadata=metadata_of(members[METADATA]),
+        backend=unpickled_model(members[SYNTHESIZER], manifest) if SYNTHESIZER in members else None,
+        synthetic=data_of(members[DATA], manifest) if DATA in members else None,
+        report_html=members[REPORT].decode("utf-8") if REPORT in members else None,
+        trusted_signature=trusted,
+        pii_guard=guard,
+    )
+
+
+def regenerate(
+    bundle: RunBundle,
+    num_rows: int,
+    seed: int,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> pd.DataFrame:
+    """`num_rows` new rows from the bundle's model and `seed`, PII refilled as in the original run.
+
+    The same `num_rows` and seed as the original run give the original rows.
+    """
+    if bundle.backend is None:
+        raise BundleError(
+            "This bundle holds no fitted model, so it cannot make rows by itself.",
+            bundle.manifest.get("regeneration_note", ""),
+        )
+    rows = bundle.backend.sample(num_rows, seed=seed, progress=progress, cancel=cancel)
+    locale = bundle.manifest.get("faker_locale")
+    if locale is None:
+        return rows
+    # As workflow.generate does, with digests of the real values standing in for the table.
+    return replace_pii(
+        rows,
+        bundle.metadata,
+        locale=locale,
+        seed=int(seed),
+        real=None,
+        consistent=bool(bundle.manifest.get("consistent_pii")),
+        avoid=bundle.pii_guard,
+    )
+
+
+def _refuse_secrets(members: Mapping[str, bytes], backend: Backend) -> None:
+    """Belt and braces: no member may contain the API key, whatever a model object held."""
+    candidates = [os.environ.get("OPENAI_API_KEY", "")]
+    if isinstance(backend, LLMBackend):
+        api_key = backend.llm_settings().api_key
+        candidates.append(api_key.get_secret_value() if api_key else "")
+    for secret in filter(lambda text: len(text.strip()) >= 8, candidates):
+        if any(secret.encode("utf-8") in data for data in members.values()):
+            raise BundleError(
+                "The run bundle was not written: it would have contained the LLM API key.",
+                "Please report this; export the rows instead.",
+            )
