@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.components.bundle_section import collect_regeneration
+from pages.components.compare_state import collect_comparison
 from pages.components.llm_settings import render_llm_sidebar
 from pages.components.session import collect_finished_job, get_state
 from pages.components.ui import render_sidebar
@@ -16,13 +18,16 @@ navigation = st.navigation(
         st.Page("pages/5_Describe.py", title="Describe", icon=":material/edit_note:"),
         st.Page("pages/6_Hybrid.py", title="Hybrid tools", icon=":material/merge_type:"),
         st.Page("pages/2_Generate.py", title="Generate", icon=":material/auto_awesome:"),
+        st.Page("pages/7_Compare.py", title="Compare", icon=":material/leaderboard:"),
         st.Page("pages/3_Evaluate.py", title="Evaluate", icon=":material/monitoring:"),
         st.Page("pages/4_Export.py", title="Export", icon=":material/download:"),
     ]
 )
 state = get_state()
-# A generation that finished while the user was elsewhere is picked up before anything is drawn.
+# Jobs that finished while the user was elsewhere are picked up before anything is drawn.
 collect_finished_job(state)
+collect_comparison(state.comparison)
+collect_regeneration(state)
 render_sidebar(state)
 render_llm_sidebar(state)
 navigation.run()

@@ -1,10 +1,14 @@
-"""Data: load a demo dataset or upload a table, preview and profile it, edit its metadata."""
+"""Data: load a demo dataset or upload a table, preview and profile it, edit its metadata.
+
+A run bundle can be loaded here too, to regenerate the rows of an earlier run.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from pages.components.bundle_section import bundle_loader
 from pages.components.session import WorkbenchState, get_state, load_table, set_metadata
 from pages.components.ui import run_through_app_entry
 from synth_core.demo_data import DEFAULT_DEMO, DEMO_DATASETS, load_demo_dataset
@@ -186,6 +190,7 @@ with demo_tab:
     demo_loader(state)
 with upload_tab:
     upload_loader(state)
+bundle_loader(state)
 
 if state.has_table:
     try:

@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.components.amplify_ui import evaluation_notes
+from pages.components.evaluate_sections import (
+    privacy_section,
+    start_insights_if_needed,
+    summary_section,
+    utility_section,
+)
 from pages.components.session import (
     Generation,
     WorkbenchState,
@@ -164,16 +171,21 @@ st.title("Evaluate")
 if require_generation(state):
     generation = state.generation
     assert generation is not None
+    evaluation_notes(generation)  # amplified vs seed, and columns not scored
     start_evaluation_if_needed(state)
+    start_insights_if_needed(state)  # the privacy checks run alongside the evaluation
     result = cached_evaluation(state)
     try:
         if state.evaluating is not None:
             evaluation_monitor()
         elif result is not None:
+            summary_section(state, generation, result)
             scores(result)
             worst_columns(result)
             worst_pairs(result)
             comparison(result, generation)
+            privacy_section(state, generation)
+            utility_section(state, generation)
         else:
             not_evaluated(state)
     except SynthWorkbenchError as error:

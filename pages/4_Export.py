@@ -1,10 +1,17 @@
-"""Export: download the synthetic table in a chosen format, and the metadata that describes it."""
+"""Export: the synthetic table in a chosen format, its metadata, a stakeholder report and a run bundle."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages.components.session import Generation, WorkbenchState, exported_bytes, get_state
+from pages.components.report_export import generation_bundle, generation_report
+from pages.components.session import (
+    Generation,
+    WorkbenchState,
+    cached_evaluation,
+    exported_bytes,
+    get_state,
+)
 from pages.components.ui import require_generation, run_through_app_entry
 from synth_core.errors import SynthWorkbenchError
 from synth_core.export import EXPORT_FORMATS, export_filename
@@ -60,6 +67,60 @@ def metadata_download(generation: Generation) -> None:
     )
 
 
+def report_download(state: WorkbenchState, generation: Generation) -> None:
+    st.subheader("Stakeholder report")
+    st.caption(
+        "One HTML file to hand on: the summary, scores, privacy and utility results, the "
+        "comparison runs, the settings used and a data card. It opens in any browser, offline."
+    )
+    number = generation.number
+    missing = [
+        name
+        for name, present in (
+            ("scores and summary", cached_evaluation(state) is not None),
+            ("privacy checks", state.insights.privacy.result_for(number) is not None),
+            ("utility check", state.insights.utility.result_for(number) is not None),
+        )
+        if not present
+    ]
+    if missing:
+        st.caption(
+            f"Not in the report yet: {', '.join(missing)}. Compute them on the Evaluate page "
+            "and they are added here."
+        )
+    st.download_button(
+        "Stakeholder report (HTML)",
+        data=generation_report(state, generation),
+        file_name=f"{generation.table.name}_report.html",
+        mime="text/html",
+        key="download_report",
+        on_click="ignore",
+        icon=":material/description:",
+    )
+
+
+def bundle_download(state: WorkbenchState, generation: Generation) -> None:
+    st.subheader("Run bundle")
+    st.caption(
+        "A zip with the metadata, the settings and seed, the trained model, the report and the "
+        "synthetic rows (never API keys). Load it on the Data page, or with "
+        "`python -m synth_core generate --bundle`, to make the same rows again or more of them."
+    )
+    data, problem = generation_bundle(state, generation)
+    if data is None:
+        st.info(problem or "This run cannot be bundled.")
+        return
+    st.download_button(
+        "Run bundle (zip)",
+        data=data,
+        file_name=f"{generation.table.name}_run.zip",
+        mime="application/zip",
+        key="download_bundle",
+        on_click="ignore",
+        icon=":material/inventory_2:",
+    )
+
+
 run_through_app_entry()
 state = get_state()
 st.title("Export")
@@ -69,5 +130,7 @@ if require_generation(state):
     try:
         table_download(state, generation)
         metadata_download(generation)
+        report_download(state, generation)
+        bundle_download(state, generation)
     except SynthWorkbenchError as error:
         st.error(error.user_message())

@@ -17,10 +17,24 @@ LAYERS: list[set[str]] = [
     {"io", "_readers", "profile"},  # _readers: io's format-specific readers
     {"demo_data"},
     {"metadata"},
-    {"metadata_editor", "metadata_checks", "hybrid.pii"},  # hybrid.pii: Faker for PII columns
-    {"backends", "llm"},  # llm: the LLM client, designs and rows under synth_core/llm/
-    {"jobs", "workflow", "evaluation", "hybrid.providers", "hybrid.row_text"},
-    {"plots", "export", "hybrid"},  # hybrid (and hybrid.amplify): the rest of synth_core/hybrid/
+    # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs;
+    # _new_rows: privacy's fast path to sdmetrics' New Row Synthesis
+    {"metadata_editor", "metadata_checks", "hybrid.pii", "scoring", "_new_rows"},
+    # llm: the LLM client, designs and rows under synth_core/llm/; hybrid.text_cache: row texts paid for
+    {"backends", "llm", "hybrid.text_cache"},
+    {
+        "jobs",
+        "workflow",
+        "evaluation",
+        "privacy",
+        "utility",
+        "hybrid.providers",
+        "hybrid.row_text",
+        "hybrid.text_consistency",
+    },
+    # hybrid: the rest of synth_core/hybrid/; summary_advice: the summary's "what to try next"
+    {"plots", "export", "hybrid", "summary", "summary_advice"},
+    {"comparison", "report", "bundle"},  # the shoot-out and what it hands to stakeholders
     {"cli", "__main__"},
 ]
 # synth_core/hybrid/ spans layers: a submodule listed above as "hybrid.NAME" has that layer,
@@ -33,6 +47,10 @@ ALLOWED_PEERS = {
     ("__main__", "cli"),
     ("backends", "llm"),
     ("llm", "backends"),
+    ("privacy", "evaluation"),  # the exact-copy rate is one of the privacy checks
+    ("utility", "evaluation"),
+    ("report", "comparison"),  # the report shows a comparison's leaderboard
+    ("summary", "summary_advice"),
 }
 
 

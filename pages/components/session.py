@@ -7,24 +7,29 @@ browser sessions never see each other's data (never `st.cache_resource` for user
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from pages.components.compare_state import ComparisonWorkspace
+from pages.components.insights_state import BundleWorkspace, InsightsWorkspace
 from synth_core.backends import CancelToken, ProgressCallback, ProgressUpdate
 from synth_core.demo_data import DEFAULT_DEMO, load_demo_dataset
 from synth_core.errors import SynthWorkbenchError
 from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.export import export_table
+from synth_core.hybrid.amplify import AmplifiedResult, sample_then_amplify
 from synth_core.hybrid.providers import Vocabulary
-from synth_core.hybrid.row_text import ConsistencyFlag, RowTextRun
+from synth_core.hybrid.row_text import RowTextRun
+from synth_core.hybrid.text_consistency import ConsistencyFlag
 from synth_core.io import LoadedTable
 from synth_core.jobs import Job, JobSnapshot, JobState
 from synth_core.llm.design import TableDesign
 from synth_core.llm.rows import RowRun
+from synth_core.llm.settings import LLMSettings
 from synth_core.llm.usage import PriceTable, UsageMeter, UsageSnapshot
 from synth_core.metadata import TableMetadata, detect_metadata
 from synth_core.metadata_checks import MetadataWarning, metadata_warnings
@@ -52,6 +57,14 @@ class Generation:
     usage: UsageSnapshot | None = None
     # The meter that counted `usage`; a resumed run keeps counting into it.
     meter: UsageMeter | None = field(default=None, repr=False, compare=False)
+    # LLM seed rows written like `table` and amplified (seed, and amplified vs seed and vs
+    # `table`); None for any other run, or once the hybrid tools changed the synthetic rows.
+    amplified: AmplifiedResult | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def added_columns(self) -> list[str]:
+        """Columns the hybrid tools added after generating: not in the real table, not scored."""
+        return [column for column in self.metadata.columns if column not in self.table.frame]
 
 
 @dataclass
@@ -76,6 +89,8 @@ class RunningGeneration(BackgroundRun[GenerationResult]):
     metadata: TableMetadata
     # Counts the LLM backend's tokens live; None for the other backends.
     meter: UsageMeter | None = None
+    # The LLM seed rows asked for when this run seeds from the table and amplifies, else None.
+    seed_rows: int | None = None
 
 
 @dataclass
@@ -127,6 +142,8 @@ class LLMWorkspace:
     row_run: RowRun | None = None
     row_run_number: int = 0
     rows_export: tuple[int, bytes] | None = None
+    # The generation number of the last "seed from the current table" job, to show its outcome.
+    sample_seed_number: int | None = None
 
     @property
     def is_proposing(self) -> bool:
@@ -216,6 +233,10 @@ class WorkbenchState:
     export_data: bytes = b""
     llm: LLMWorkspace = field(default_factory=LLMWorkspace)
     hybrid: HybridWorkspace = field(default_factory=HybridWorkspace)
+    comparison: ComparisonWorkspace = field(default_factory=ComparisonWorkspace)
+    # Privacy, utility and the LLM polish of the current generation; report and bundle bytes.
+    insights: InsightsWorkspace = field(default_factory=InsightsWorkspace)
+    bundle: BundleWorkspace = field(default_factory=BundleWorkspace)
 
     @property
     def has_table(self) -> bool:
@@ -288,6 +309,34 @@ def start_generation(
     _start_generation_job(state, request, table, metadata, work, meter)
 
 
+def start_seed_amplification(
+    state: WorkbenchState, request: GenerationRequest, seed_rows: int, settings: LLMSettings
+) -> None:
+    """In a background job: the LLM writes `seed_rows` rows like the current table (a real
+    sample), then `request`'s SDV backend amplifies them; scored against seed and sample."""
+    table, metadata = state.table, state.metadata
+    assert table is not None and metadata is not None
+    meter = UsageMeter(model=settings.model, prices=state.llm.prices)
+
+    def work(progress: ProgressCallback, cancel: CancelToken) -> AmplifiedResult:
+        return sample_then_amplify(
+            table.frame,
+            metadata,
+            seed_rows,
+            request.num_rows,
+            llm_settings=settings,
+            backend_key=request.backend_key,
+            seed=request.seed,
+            params=request.params,
+            progress=progress,
+            cancel=cancel,
+            meter=meter,
+        )
+
+    _start_generation_job(state, request, table, metadata, work, meter, seed_rows=seed_rows)
+    state.llm.sample_seed_number = state.generations_started
+
+
 def resume_generation(state: WorkbenchState) -> None:
     """Carry on the current generation, stopped early, in a background job.
 
@@ -311,8 +360,10 @@ def _start_generation_job(
     request: GenerationRequest,
     table: LoadedTable,
     metadata: TableMetadata,
-    work: Callable[[ProgressCallback, CancelToken], GenerationResult],
+    work: Callable[[ProgressCallback, CancelToken], GenerationResult | AmplifiedResult],
     meter: UsageMeter | None,
+    *,
+    seed_rows: int | None = None,
 ) -> None:
     _drop_evaluation_job(state)  # it would evaluate a generation about to be replaced
     state.generations_started += 1
@@ -323,6 +374,7 @@ def _start_generation_job(
         table=table,
         metadata=metadata,
         meter=meter,
+        seed_rows=seed_rows,
     )
     state.last_outcome = None
 
@@ -338,15 +390,46 @@ def collect_finished_job(state: WorkbenchState) -> JobSnapshot | None:
     state.running = None
     state.last_outcome = snapshot
     if snapshot.state == JobState.DONE:
+        result = running.job.result
+        amplified = result if isinstance(result, AmplifiedResult) else None
         state.generation = Generation(
             number=running.number,
-            result=running.job.result,
+            result=amplified.generation if amplified is not None else result,
             table=running.table,
             metadata=running.metadata,
             usage=None if running.meter is None else running.meter.snapshot(),
             meter=running.meter,
+            amplified=amplified,
         )
+        if amplified is not None and amplified.versus_real is not None:
+            # Already computed in the job: the dashboard need not compare the same pair again.
+            store_evaluation(state, state.generation, amplified.versus_real)
     return snapshot
+
+
+def adopt_generation(
+    state: WorkbenchState,
+    result: GenerationResult,
+    table: LoadedTable,
+    metadata: TableMetadata,
+    evaluation: EvaluationResult | None = None,
+) -> Generation:
+    """Make rows made elsewhere (a comparison run, a run bundle) the current generation.
+
+    It gets a new number, so Evaluate and Export show it afresh; `evaluation`, when given, is
+    kept as its evaluation instead of computing another.
+    """
+    _drop_evaluation_job(state)
+    state.generations_started += 1
+    generation = Generation(
+        number=state.generations_started, result=result, table=table, metadata=metadata
+    )
+    state.generation = generation
+    state.last_outcome = None
+    state.export_key = None
+    if evaluation is not None:
+        store_evaluation(state, generation, evaluation)
+    return generation
 
 
 def cached_evaluation(state: WorkbenchState) -> EvaluationResult | None:
@@ -370,11 +453,9 @@ def start_evaluation(state: WorkbenchState) -> None:
     _drop_evaluation_job(state)
 
     def work(progress: ProgressCallback, cancel: CancelToken) -> EvaluationResult:
+        real, synthetic, metadata = scored_parts(generation)
         return evaluate(
-            generation.table.frame,
-            generation.result.synthetic,
-            generation.metadata,
-            progress=_stopping_when_cancelled(progress, cancel),
+            real, synthetic, metadata, progress=_stopping_when_cancelled(progress, cancel)
         )
 
     state.evaluating = RunningEvaluation(
@@ -382,6 +463,25 @@ def start_evaluation(state: WorkbenchState) -> None:
         job=Job.start(f"evaluate {generation.table.name}", work),
         generation=generation,
     )
+
+
+def scored_parts(generation: Generation) -> tuple[pd.DataFrame, pd.DataFrame, TableMetadata]:
+    """Real rows, synthetic rows and metadata for comparing the generation with its real table.
+
+    Columns the hybrid tools added to the synthetic table (`Generation.added_columns`) have no
+    real counterpart, so they are left out; any other mismatch is left for evaluate() to report.
+    """
+    real, synthetic, metadata = (
+        generation.table.frame,
+        generation.result.synthetic,
+        generation.metadata,
+    )
+    added = set(generation.added_columns)
+    if not added:
+        return real, synthetic, metadata
+    kept = [column for column in metadata.columns if column not in added]
+    compared = synthetic[[column for column in synthetic.columns if column not in added]]
+    return real, compared, metadata.only_columns(kept)
 
 
 def start_evaluation_if_needed(state: WorkbenchState) -> None:
@@ -488,25 +588,38 @@ def working_frame(state: WorkbenchState) -> tuple[pd.DataFrame, str] | None:
     return None
 
 
-def replace_working_frame(state: WorkbenchState, frame: pd.DataFrame) -> None:
+def replace_working_frame(
+    state: WorkbenchState, frame: pd.DataFrame, sdtypes: Mapping[str, str] | None = None
+) -> None:
     """Put a changed copy of `working_frame` back where it came from.
 
-    A changed generation gets a new number, so its evaluation and export are made afresh.
+    `sdtypes` describes the columns the change wrote (added or replaced), so the metadata the
+    table is evaluated and exported with knows them. A changed generation gets a new number,
+    so its evaluation and export are made afresh.
     """
+    written = dict(sdtypes or {})
     generation = state.generation
     if generation is not None:
+        metadata = generation.metadata
+        for column, sdtype in written.items():
+            metadata = metadata.with_column(column, sdtype)
         _drop_evaluation_job(state)
         state.generations_started += 1
         state.generation = replace(
             generation,
             number=state.generations_started,
             result=replace(generation.result, synthetic=frame),
+            metadata=metadata,
+            amplified=None,  # its comparisons were of the rows before this change
         )
         state.export_key = None
         return
     table, metadata = state.table, state.metadata
     assert table is not None
     changed = replace(table, frame=frame)
+    if metadata is not None:
+        for column, sdtype in written.items():
+            metadata = metadata.with_column(column, sdtype)
     if metadata is not None and set(frame.columns) == set(metadata.columns):
         # The columns are the same: keep the metadata the user may have edited.
         state.table = changed

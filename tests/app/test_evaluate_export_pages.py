@@ -17,6 +17,7 @@ from workbench_app import (
     texts,
     wait_for_evaluation,
     wait_for_job,
+    wait_until,
     workbench,
 )
 
@@ -72,7 +73,8 @@ def test_evaluate_then_export_after_generation() -> None:
     assert 0 < float(metrics["Quality score"].rstrip("%")) <= 100
     assert {"Column Shapes", "Column Pair Trends", "Diagnostic", "Exact copies"} <= set(metrics)
     assert len(app.get("plotly_chart")) >= 3
-    assert not app.get("progress")
+    wait_until(app, lambda state: state.insights.privacy.job is None, "the privacy checks")
+    assert not app.get("progress"), "no progress bar is left once every check has finished"
     evaluation = workbench(app).evaluation
     assert evaluation is not None
 

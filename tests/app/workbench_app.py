@@ -22,6 +22,7 @@ DATA_PAGE = "pages/1_Data.py"
 GENERATE_PAGE = "pages/2_Generate.py"
 EVALUATE_PAGE = "pages/3_Evaluate.py"
 EXPORT_PAGE = "pages/4_Export.py"
+COMPARE_PAGE = "pages/7_Compare.py"
 CLINIC_CSV = (ROOT / "tests" / "fixtures" / "clinic_visits.csv").read_bytes()
 
 
@@ -59,6 +60,17 @@ def wait_for_evaluation(app: AppTest, timeout_s: float = JOB_TIMEOUT_S) -> AppTe
     deadline = time.monotonic() + timeout_s
     while workbench(app).evaluating is not None:
         assert time.monotonic() < deadline, "the evaluation job did not finish in time"
+        time.sleep(0.5)
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def wait_until(app: AppTest, finished, what: str, timeout_s: float = JOB_TIMEOUT_S) -> AppTest:  # type: ignore[no-untyped-def]
+    """Rerun the page, as its polling fragment would, until `finished(state)` is true."""
+    deadline = time.monotonic() + timeout_s
+    while not finished(workbench(app)):
+        assert time.monotonic() < deadline, f"{what} did not finish in time"
         time.sleep(0.5)
         app.run()
         assert not app.exception, [e.value for e in app.exception]

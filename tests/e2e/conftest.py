@@ -141,6 +141,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     # No LLM endpoint: the offline workbench, whatever the developer's shell has set.
     offline = {name: "" for name in LLM_ENVIRONMENT}
+    # Bundles are signed with a key made for this run, never the developer's own.
+    offline["SYNTH_WORKBENCH_HOME"] = str(tmp_path_factory.mktemp("workbench_home"))
     with _streamlit_server(log_path, offline) as url:
         yield url
 
@@ -168,6 +170,8 @@ def llm_app_url(
         "OPENAI_BASE_URL": fake_llm.base_url,
         "OPENAI_MODEL": fake_llm.model,
         "OPENAI_API_KEY": FAKE_LLM_API_KEY,
+        # Vocabularies saved on the Hybrid tools page stay out of the developer's home.
+        "SYNTH_PROVIDER_DIR": str(tmp_path_factory.mktemp("providers")),
     }
     with _streamlit_server(log_path, environment) as url:
         yield url
