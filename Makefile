@@ -42,6 +42,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_llm --repeats 3
 	$(BIN)/python -m benchmarks.bench_faker_providers --repeats 5
 	$(BIN)/python -m benchmarks.bench_hybrid --rows 100000 --llm-rows 2000 --seed-rows 200 --repeats 3
+	$(BIN)/python -m benchmarks.bench_dashboard
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
