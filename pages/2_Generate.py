@@ -202,6 +202,11 @@ def outcome(state: WorkbenchState) -> None:
     if result.epochs_run is not None:
         details += f", {result.epochs_run:,} training epochs"
     st.caption(details + ".")
+    choice = getattr(result.fitted_backend, "choice", None)  # Auto says what it picked and why
+    if choice is not None:
+        st.info(f"**Auto chose {backend_label(choice.backend_key)}.** {choice.reason}")
+        with st.expander("Candidates Auto tried"):
+            st.dataframe(choice.candidates, hide_index=True)
     if generation.usage is not None:
         render_token_meter(generation.usage, len(result.synthetic), key="generate_token_meter")
     if len(result.synthetic) < result.request.num_rows and result.stopped_reason:

@@ -608,7 +608,8 @@ def replace_working_frame(
         state.generation = replace(
             generation,
             number=state.generations_started,
-            result=replace(generation.result, synthetic=frame),
+            # The model no longer makes these rows: a bundle of it would regenerate other ones.
+            result=replace(generation.result, synthetic=frame, fitted_backend=None),
             metadata=metadata,
             amplified=None,  # its comparisons were of the rows before this change
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 from workbench_app import GENERATE_PAGE, generate_demo, load_demo, texts, wait_for_job, workbench
 
@@ -33,6 +34,24 @@ def test_gaussian_copula_generation_shows_preview_and_times(app: AppTest) -> Non
     assert len(preview) == min(100, len(synthetic))
     assert "Gaussian" in " ".join(texts(app.sidebar.markdown))
     assert not app.error
+
+
+@pytest.mark.slow
+def test_auto_says_which_backend_it_chose_and_why(app: AppTest) -> None:
+    load_demo(app)
+    app.switch_page(GENERATE_PAGE).run()
+    app.selectbox(key="backend_choice").set_value("auto").run()
+    app.number_input(key="param_auto_time_budget_s").set_value(5.0).run()
+    app.button(key="generate").click().run()
+    wait_for_job(app)
+
+    assert not app.exception, texts(app.exception)
+    generation = workbench(app).generation
+    assert generation is not None
+    choice = generation.result.fitted_backend.choice
+    notes = [text for text in texts(app.info) if text.startswith("**Auto chose")]
+    assert notes and choice.reason in notes[0]
+    assert len(app.dataframe[0].value) == len(choice.candidates)
 
 
 def test_ctgan_run_can_be_cancelled(app: AppTest) -> None:

@@ -15,6 +15,7 @@ from workbench_app import (
     CLINIC_CSV,
     DATA_PAGE,
     EVALUATE_PAGE,
+    EXPORT_PAGE,
     generate_demo,
     new_app,
     texts,
@@ -212,6 +213,13 @@ def test_vocabulary_fills_the_last_generation_not_the_real_table(
     # The real table has no drug column to compare with: listed, not scored.
     assert any("`drug` (categorical)" in text for text in texts(app.caption)), texts(app.caption)
     assert "drug" not in set(evaluation.column_shapes["Column"])
+
+    # The model no longer makes these rows, so Export offers no bundle that would make others.
+    app.switch_page(EXPORT_PAGE).run()
+    _no_exception(app)
+    assert after.result.fitted_backend is None
+    assert not [b for b in app.get("download_button") if b.proto.label == "Run bundle (zip)"]
+    assert any("rows were changed" in text for text in texts(app.info)), texts(app.info)
 
 
 def test_a_vocabulary_replacing_a_generated_column_is_scored_as_categorical(
