@@ -195,3 +195,21 @@ def test_columns_in_another_order_are_compared_by_name(
 ) -> None:
     reordered = synthetic[list(reversed(synthetic.columns))]
     assert evaluate(real, reordered, metadata).quality_score == pytest.approx(result.quality_score)
+
+
+def test_a_table_with_independently_shuffled_columns_keeps_shapes_but_loses_pair_trends(
+    real: pd.DataFrame, metadata: TableMetadata
+) -> None:
+    """Known answer: shuffling each column on its own keeps every marginal and breaks every pair."""
+    shuffled = real.copy()
+    for seed, column in enumerate(shuffled.columns):
+        shuffled[column] = shuffled[column].sample(frac=1, random_state=seed).to_numpy()
+    copy = evaluate(real, real.copy(), metadata)
+    broken = evaluate(real, shuffled, metadata)
+
+    assert copy.column_pair_trends_score == pytest.approx(1.0, abs=1e-6)
+    assert broken.column_shapes_score == pytest.approx(1.0, abs=1e-6)
+    assert broken.column_pair_trends_score < copy.column_pair_trends_score - 0.1
+    # The pairs that lose most are those that were correlated in the real data.
+    worst = broken.column_pair_trends.iloc[0]
+    assert abs(worst["Real Correlation"]) > 0.3 or math.isnan(worst["Real Correlation"])
