@@ -17,9 +17,8 @@ LAYERS: list[set[str]] = [
     {"io", "_readers", "profile"},  # _readers: io's format-specific readers
     {"demo_data"},
     {"metadata"},
-    # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs;
-    # _new_rows: privacy's fast path to sdmetrics' New Row Synthesis
-    {"metadata_editor", "metadata_checks", "hybrid.pii", "scoring", "_new_rows"},
+    # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs
+    {"metadata_editor", "metadata_checks", "hybrid.pii", "scoring"},
     # llm: the LLM client, designs and rows under synth_core/llm/; hybrid.text_cache: row texts paid for
     {"backends", "llm", "hybrid.text_cache"},
     {
