@@ -15,12 +15,12 @@ ENGINE = ROOT / "synth_core"
 LAYERS: list[set[str]] = [
     {"errors"},
     {"io", "_readers", "profile"},  # _readers: io's format-specific readers
-    {"demo_data"},
-    {"metadata"},
+    {"demo_data", "multitable.dataset"},
+    {"metadata", "multitable.metadata"},
     # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs
-    {"metadata_editor", "metadata_checks", "hybrid.pii", "scoring"},
+    {"metadata_editor", "metadata_checks", "hybrid.pii", "scoring", "multitable.checks"},
     # llm: the LLM client, designs and rows under synth_core/llm/; hybrid.text_cache: row texts paid for
-    {"backends", "llm", "hybrid.text_cache"},
+    {"backends", "llm", "hybrid.text_cache", "multitable.hma", "multitable.design"},
     {
         "jobs",
         "workflow",
@@ -30,15 +30,18 @@ LAYERS: list[set[str]] = [
         "hybrid.providers",
         "hybrid.row_text",
         "hybrid.text_consistency",
+        "multitable.evaluation",
     },
-    # hybrid: the rest of synth_core/hybrid/; summary_advice: the summary's "what to try next"
-    {"plots", "export", "hybrid", "summary", "summary_advice"},
+    # hybrid, multitable: the rest of synth_core/hybrid/ and synth_core/multitable/;
+    # summary_advice: the summary's "what to try next"
+    {"plots", "export", "hybrid", "summary", "summary_advice", "multitable"},
     {"comparison", "report", "bundle"},  # the shoot-out and what it hands to stakeholders
     {"cli", "__main__"},
 ]
-# synth_core/hybrid/ spans layers: a submodule listed above as "hybrid.NAME" has that layer,
-# any other one (amplify: LLM seed → workflow → evaluation) the layer of "hybrid".
-SPLIT_PACKAGES = {"hybrid"}
+# synth_core/hybrid/ and synth_core/multitable/ span layers: a submodule listed above as
+# "hybrid.NAME" has that layer, any other one (amplify: LLM seed → workflow → evaluation) the
+# layer of its package.
+SPLIT_PACKAGES = {"hybrid", "multitable"}
 # backends.llm builds on llm.rows; llm uses backends.base's progress and cancel types.
 ALLOWED_PEERS = {
     ("io", "_readers"),
@@ -48,7 +51,17 @@ ALLOWED_PEERS = {
     ("llm", "backends"),
     ("privacy", "evaluation"),  # the exact-copy rate is one of the privacy checks
     ("utility", "evaluation"),
-    ("report", "comparison"),  # the report shows a comparison's leaderboard
+    ("report", "comparison"),
+    ("multitable.metadata", "metadata"),  # each table of a dataset is a TableMetadata
+    ("multitable.hma", "backends"),  # the process-wide RNG lock the SDV backends hold
+    ("multitable.evaluation", "evaluation"),  # every table also gets the single-table evaluation
+    ("multitable.export", "export"),  # the single-table writers and formula guard, per table
+    ("multitable.design", "llm"),  # related-table designs reuse the single-table designs
+    ("multitable.design", "backends"),  # progress, cancel and seed checks of backends.base
+    (
+        "multitable.design",
+        "multitable.hma",
+    ),  # an LLM seed amplified with HMA  # the report shows a comparison's leaderboard
     ("summary", "summary_advice"),
 }
 

@@ -151,6 +151,23 @@ def _seed_global_random_state(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextmanager
+def exclusive_seeded(seed: int, progress: StageProgress, cancel: CancelToken) -> Iterator[None]:
+    """Hold the global random lock with Python's, numpy's and torch's generators seeded.
+
+    For engines outside this module that drive SDV themselves (e.g. multi-table HMA).
+    """
+    with _exclusive_random_state(progress, cancel):
+        _seed_global_random_state(seed)
+        yield
+
+
+def reseed_table_sampling(synthesizer: BaseSingleTableSynthesizer, seed: int) -> None:
+    """Seed one fitted SDV single-table synthesizer's draws and its key/PII generators."""
+    _reset_column_generators(synthesizer, seed)
+    _seed_sampling(synthesizer, seed)
+
+
 def _seed_sampling(synthesizer: BaseSingleTableSynthesizer, seed: int) -> None:
     """The one place that touches SDV's private sampling seed (SDV 2.0 has no public one)."""
     synthesizer._set_random_state(seed)

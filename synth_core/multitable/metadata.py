@@ -1,0 +1,579 @@
+"""Metadata for related tables: SDV's multi-table metadata dict, wrapped, edited, detected and drawn.
+
+SDV's own dict (`Metadata.to_dict()`: tables, relationships, spec version) is the source of truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sdv.metadata import Metadata
+
+from synth_core.errors import MetadataError
+from synth_core.metadata import TableMetadata, check_frame_for_metadata, clean_sdv_message
+from synth_core.multitable.dataset import MultiTable
+
+_SPEC_VERSION = "V2"
+# A detected link is added only when this share of the child's values are parent keys.
+AUTO_LINK_OVERLAP = 0.9
+# Candidates below this share are not worth offering in the editor.
+CANDIDATE_OVERLAP = 0.5
+_RELATIONSHIP_KEYS = (
+    "parent_table_name",
+    "parent_primary_key",
+    "child_table_name",
+    "child_foreign_key",
+)
+_SHAPE_HINT = 'It should look like {"tables": {...}, "relationships": [...]}, as SDV saves it.'
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """A child table's foreign key column pointing at its parent table's primary key."""
+
+    parent_table: str
+    parent_key: str
+    child_table: str
+    child_key: str
+
+    def describe(self) -> str:
+        return f"{self.child_table}.{self.child_key} → {self.parent_table}.{self.parent_key}"
+
+    def to_sdv(self) -> dict[str, str]:
+        return {
+            "parent_table_name": self.parent_table,
+            "parent_primary_key": self.parent_key,
+            "child_table_name": self.child_table,
+            "child_foreign_key": self.child_key,
+        }
+
+
+class MultiTableMetadata:
+    """SDV metadata for several related tables; every `with_…` method returns a new object.
+
+    The constructor checks the shape only (so a cycle or a missing key can be held, shown and
+    fixed); `validate()` and `to_sdv()` apply SDV's full validation.
+    """
+
+    def __init__(self, data: dict) -> None:
+        self._data = _normalised(data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MultiTableMetadata) and self._data == other._data
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __repr__(self) -> str:
+        links = ", ".join(rel.describe() for rel in self.relationships)
+        return f"MultiTableMetadata(tables={self.table_names}, relationships=[{links}])"
+
+    @property
+    def table_names(self) -> list[str]:
+        return list(self._data["tables"])
+
+    @property
+    def relationships(self) -> list[Relationship]:
+        return [
+            Relationship(
+                parent_table=item["parent_table_name"],
+                parent_key=item["parent_primary_key"],
+                child_table=item["child_table_name"],
+                child_key=item["child_foreign_key"],
+            )
+            for item in self._data["relationships"]
+        ]
+
+    def columns(self, table: str) -> dict[str, dict]:
+        return copy.deepcopy(self._table(table)["columns"])
+
+    def table(self, name: str) -> TableMetadata:
+        single = {
+            "tables": {name: copy.deepcopy(self._table(name))},
+            "relationships": [],
+            "METADATA_SPEC_VERSION": _SPEC_VERSION,
+        }
+        return TableMetadata(table_name=name, sdv_dict=single)
+
+    def primary_key(self, table: str) -> str | None:
+        return self._table(table).get("primary_key") or None
+
+    def validate(self) -> None:
+        """Raise MetadataError with SDV's complaint, in one sentence, unless SDV accepts this."""
+        self.to_sdv()
+
+    def to_sdv(self) -> Metadata:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                metadata = Metadata.load_from_dict(self.to_dict())
+                metadata.validate()
+        except Exception as error:  # SDV raises InvalidMetadataError / ValueError with long text
+            raise MetadataError(
+                f"The relationships or keys are not valid: {clean_sdv_message(error)}",
+                "Fix the keys and links in the relationship editor, or detect them again.",
+            ) from error
+        return metadata
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self._data)
+
+    def to_json(self) -> str:
+        # Same serialisation as SDV's Metadata.save_to_json, so SDV loads the file directly.
+        return json.dumps(self._data, indent=4, default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> MultiTableMetadata:
+        """Read SDV 2.0 metadata JSON, or SDV 1.x multi-table (MULTI_TABLE_V1) JSON."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as error:
+            raise MetadataError(
+                f"The metadata file is not valid JSON ({error}).",
+                "Use a metadata JSON file saved by this workbench or by SDV.",
+            ) from error
+        return cls(data)
+
+    # --- editing -------------------------------------------------------------------------------
+
+    def with_primary_key(self, table: str, column: str | None) -> MultiTableMetadata:
+        """`column` as `table`'s primary key (described as "id"), or no key when None.
+
+        Links that pointed at the old key now point at the new one.
+        """
+        data = self.to_dict()
+        spec = _table_of(data, table)
+        if column is None:
+            spec.pop("primary_key", None)
+            return MultiTableMetadata(data)
+        _require_column(spec, table, column)
+        old = spec.get("primary_key")
+        spec["primary_key"] = column
+        spec["columns"][column] = _id_spec(spec["columns"][column])
+        for item in data["relationships"]:
+            if item["parent_table_name"] == table and item["parent_primary_key"] == old:
+                item["parent_primary_key"] = column
+        return MultiTableMetadata(data)
+
+    def with_relationship(self, rel: Relationship) -> MultiTableMetadata:
+        """This metadata with `rel` added; its key columns become "id" as SDV needs.
+
+        The parent key becomes the parent's primary key when it has none; a parent whose primary
+        key is another column is refused (a link must point at the primary key).
+        """
+        if rel in self.relationships:
+            return self
+        data = self.to_dict()
+        parent = _table_of(data, rel.parent_table)
+        child = _table_of(data, rel.child_table)
+        _require_column(parent, rel.parent_table, rel.parent_key)
+        _require_column(child, rel.child_table, rel.child_key)
+        current = parent.get("primary_key")
+        if current and current != rel.parent_key:
+            raise MetadataError(
+                f"The primary key of '{rel.parent_table}' is '{current}', so a link to it must "
+                f"point at '{current}', not at '{rel.parent_key}'.",
+                f"Make '{rel.parent_key}' the primary key of '{rel.parent_table}' first, "
+                f"or link to '{current}'.",
+            )
+        parent["primary_key"] = rel.parent_key
+        parent["columns"][rel.parent_key] = _id_spec(parent["columns"][rel.parent_key])
+        child["columns"][rel.child_key] = _id_spec(child["columns"][rel.child_key])
+        data["relationships"].append(rel.to_sdv())
+        return MultiTableMetadata(data)
+
+    def without_relationship(self, rel: Relationship) -> MultiTableMetadata:
+        data = self.to_dict()
+        data["relationships"] = [item for item in data["relationships"] if item != rel.to_sdv()]
+        return MultiTableMetadata(data)
+
+    def with_column_sdtype(self, table: str, column: str, sdtype: str) -> MultiTableMetadata:
+        """`column` of `table` described as `sdtype` (its old ranges and formats dropped)."""
+        data = self.to_dict()
+        spec = _table_of(data, table)
+        _require_column(spec, table, column)
+        if sdtype != "id" and column in self._key_columns(table):
+            raise MetadataError(
+                f"'{table}.{column}' is a key, and key columns must stay of type 'id'.",
+                "Remove its link (or unset the primary key) before changing its type.",
+            )
+        new_spec: dict[str, Any] = {"sdtype": sdtype}
+        if sdtype == "unknown":
+            new_spec["pii"] = False
+        spec["columns"][column] = new_spec
+        return MultiTableMetadata(data)
+
+    def depth(self) -> int:
+        """Tables in the longest parent → child chain (1 when there are no relationships)."""
+        children: dict[str, list[str]] = {}
+        for rel in self.relationships:
+            children.setdefault(rel.parent_table, []).append(rel.child_table)
+
+        memo: dict[str, int] = {}
+        visiting: set[str] = set()
+
+        def longest(table: str) -> int:
+            # A link back to a table on the current path (a cycle) adds nothing; checks report it.
+            if table not in memo:
+                visiting.add(table)
+                below = [longest(c) for c in children.get(table, []) if c not in visiting]
+                visiting.discard(table)
+                memo[table] = 1 + max(below, default=0)
+            return memo[table]
+
+        return max((longest(name) for name in self.table_names), default=0)
+
+    def _table(self, name: str) -> dict:
+        return _table_of(self._data, name)
+
+    def _key_columns(self, table: str) -> set[str]:
+        keys = {self.primary_key(table)} - {None}
+        for rel in self.relationships:
+            if rel.child_table == table:
+                keys.add(rel.child_key)
+            if rel.parent_table == table:
+                keys.add(rel.parent_key)
+        return keys  # type: ignore[return-value]
+
+
+# --- shape and normalisation -------------------------------------------------------------------
+
+
+def _normalised(data: Any) -> dict:
+    if not isinstance(data, dict):
+        raise MetadataError(
+            "The metadata does not have SDV's metadata shape (expected a JSON object).", _SHAPE_HINT
+        )
+    data = copy.deepcopy(data)
+    if "tables" not in data and isinstance(data.get("columns"), dict):
+        raise MetadataError(
+            "This metadata describes a single table; related tables need multi-table metadata.",
+            "Detect the metadata from the tables, or load metadata saved for all of them.",
+        )
+    tables = data.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        raise MetadataError("The metadata describes no tables.", _SHAPE_HINT)
+    for name, table in tables.items():
+        _check_table_shape(name, table)
+    relationships = data.get("relationships", [])
+    if not isinstance(relationships, list):
+        raise MetadataError("The metadata's 'relationships' is not a list.", _SHAPE_HINT)
+    for item in relationships:
+        _check_relationship_shape(item, tables)
+    # Keeping the given spec version lets SDV convert 1.x dicts (MULTI_TABLE_V1) to its own form.
+    version = data.get("METADATA_SPEC_VERSION") or _SPEC_VERSION
+    candidate = {"tables": tables, "relationships": relationships, "METADATA_SPEC_VERSION": version}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # load_from_dict reads SDV 1.x dicts too and does not validate: that is validate()'s job.
+            return Metadata.load_from_dict(candidate).to_dict()
+    except Exception as error:  # SDV raises ValueError / InvalidMetadataError for odd dicts
+        raise MetadataError(
+            f"SDV could not read the metadata: {clean_sdv_message(error)}", _SHAPE_HINT
+        ) from error
+
+
+def _check_table_shape(name: Any, table: Any) -> None:
+    if not isinstance(table, dict) or not isinstance(table.get("columns"), dict):
+        raise MetadataError(
+            f"Table '{name}' in the metadata has no 'columns' section.",
+            "Each table needs a 'columns' object mapping column names to their sdtype.",
+        )
+    for column, spec in table["columns"].items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("sdtype"), str):
+            raise MetadataError(
+                f"Column '{name}.{column}' in the metadata has no sdtype.",
+                'Give every column an sdtype, e.g. {"sdtype": "categorical"}.',
+            )
+    key = table.get("primary_key")
+    if isinstance(key, list) and len(key) > 1:
+        raise MetadataError(
+            f"Table '{name}' has a primary key made of several columns "
+            f"({', '.join(map(str, key))}); the workbench supports one.",
+            "Keep one key column in the metadata, or none.",
+        )
+
+
+def _check_relationship_shape(item: Any, tables: dict) -> None:
+    if not isinstance(item, dict) or any(
+        not isinstance(item.get(k), str) for k in _RELATIONSHIP_KEYS
+    ):
+        raise MetadataError(
+            f"A relationship in the metadata is incomplete: {item!r}.",
+            "Each needs parent_table_name, parent_primary_key, child_table_name, child_foreign_key.",
+        )
+    for table_key, column_key in (
+        ("parent_table_name", "parent_primary_key"),
+        ("child_table_name", "child_foreign_key"),
+    ):
+        table, column = item[table_key], item[column_key]
+        if table not in tables:
+            raise MetadataError(
+                f"A relationship names table '{table}', which the metadata does not describe.",
+                f"Use one of: {', '.join(map(str, tables))}.",
+            )
+        if column not in tables[table]["columns"]:
+            raise MetadataError(
+                f"A relationship names column '{table}.{column}', which the metadata does not "
+                "describe.",
+                "Check the column name in the relationship.",
+            )
+
+
+def _table_of(data: dict, name: str) -> dict:
+    table = data["tables"].get(name)
+    if table is None:
+        raise MetadataError(
+            f"The metadata has no table named '{name}'.",
+            f"Use one of: {', '.join(data['tables'])}.",
+        )
+    return table
+
+
+def _require_column(table: dict, table_name: str, column: str) -> None:
+    if column not in table["columns"]:
+        raise MetadataError(
+            f"Table '{table_name}' has no column named '{column}'.",
+            "Check the column name, or detect the metadata again.",
+        )
+
+
+def _id_spec(spec: dict) -> dict:
+    if spec.get("sdtype") == "id":
+        return spec
+    return {"sdtype": "id"}
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# --- detection -----------------------------------------------------------------------------------
+
+
+def detect_multi_metadata(data: MultiTable) -> MultiTableMetadata:
+    """SDV's detection (types, primary keys, links by column name), plus links by value overlap.
+
+    A link SDV missed is added when the child column's name fits the parent (same name, or naming
+    the parent table), at least 90% of its values are keys of the parent, and the parent key is
+    unique. A column that already links somewhere, or a link that would close a cycle, is skipped.
+    """
+    for name, frame in data.tables.items():
+        try:
+            check_frame_for_metadata(frame)
+        except MetadataError as error:
+            raise MetadataError(f"Table '{name}': {error.message}", error.hint) from error
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            detected = Metadata.detect_from_dataframes(dict(data.tables))
+    except Exception as error:  # SDV raises assorted ValueError/TypeError subclasses
+        raise MetadataError(
+            f"SDV could not detect the tables' types and keys: {clean_sdv_message(error)}",
+            "Check that every column has a simple type (numbers, text or dates).",
+        ) from error
+    metadata = MultiTableMetadata(detected.to_dict())
+    for rel, share in _scored_candidates(data, metadata):
+        if not share.name_fits or share.overlap < AUTO_LINK_OVERLAP:
+            continue
+        linked = {(r.child_table, r.child_key) for r in metadata.relationships}
+        if (rel.child_table, rel.child_key) in linked or _closes_cycle(metadata, rel):
+            continue
+        if metadata.primary_key(rel.parent_table) not in (None, rel.parent_key):
+            continue
+        metadata = metadata.with_relationship(rel)
+    return metadata
+
+
+def relationship_candidates(
+    data: MultiTable, metadata: MultiTableMetadata
+) -> list[tuple[Relationship, float]]:
+    """Links not yet in `metadata` that the values support, with the share of child values found
+    among the parent's keys; best first (names that fit before names that do not)."""
+    return [(rel, score.overlap) for rel, score in _scored_candidates(data, metadata)]
+
+
+@dataclass(frozen=True)
+class _Score:
+    name_fits: bool
+    overlap: float
+
+
+def _scored_candidates(
+    data: MultiTable, metadata: MultiTableMetadata
+) -> list[tuple[Relationship, _Score]]:
+    found: list[tuple[Relationship, _Score]] = []
+    for parent in metadata.table_names:
+        parent_frame = data.tables.get(parent)
+        if parent_frame is None:
+            continue
+        for parent_key in _unique_key_columns(parent_frame, metadata, parent):
+            keys = set(comparable_keys(parent_frame[parent_key]))
+            for child, column in _possible_foreign_keys(data, metadata, parent):
+                name_fits = _name_fits(column, parent, parent_key)
+                if not name_fits and metadata.columns(child)[column]["sdtype"] != "id":
+                    continue
+                overlap = _overlap(data.tables[child][column], keys)
+                if overlap >= CANDIDATE_OVERLAP:
+                    rel = Relationship(parent, parent_key, child, column)
+                    found.append((rel, _Score(name_fits, overlap)))
+    found.sort(key=lambda item: (item[1].name_fits, item[1].overlap), reverse=True)
+    return found
+
+
+def _possible_foreign_keys(
+    data: MultiTable, metadata: MultiTableMetadata, parent: str
+) -> list[tuple[str, str]]:
+    """(table, column) pairs of other tables that could point at `parent`: key-like columns that
+    are neither their table's primary key nor already a foreign key."""
+    linked = {(rel.child_table, rel.child_key) for rel in metadata.relationships}
+    pairs = []
+    for child in metadata.table_names:
+        frame = data.tables.get(child)
+        if child == parent or frame is None:
+            continue
+        described = metadata.columns(child)
+        for column in described:
+            if (
+                column in frame.columns
+                and column != metadata.primary_key(child)
+                and (child, column) not in linked
+                and _key_like(frame[column])
+            ):
+                pairs.append((child, column))
+    return pairs
+
+
+def _unique_key_columns(frame: pd.DataFrame, metadata: MultiTableMetadata, table: str) -> list[str]:
+    """The table's primary key, or (without one) its id columns, when unique and complete."""
+    key = metadata.primary_key(table)
+    names = (
+        [key]
+        if key
+        else [c for c, spec in metadata.columns(table).items() if spec["sdtype"] == "id"]
+    )
+    return [
+        name
+        for name in names
+        if name in frame.columns and frame[name].notna().all() and frame[name].is_unique
+    ]
+
+
+def comparable_keys(values: pd.Series) -> pd.Series:
+    """Key values as text, so 7, 7.0 and "7" match; missing values dropped."""
+    present = values.dropna()
+    if pd.api.types.is_float_dtype(present) and (present % 1 == 0).all():
+        present = present.astype("int64")
+    return present.astype(str).str.strip()
+
+
+def _overlap(child: pd.Series, parent_keys: set[str]) -> float:
+    values = comparable_keys(child)
+    if values.empty:
+        return 0.0
+    return float(values.isin(parent_keys).mean())
+
+
+def _key_like(values: pd.Series) -> bool:
+    """Whole numbers or text: what key columns hold (not fractions, dates or true/false)."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return False
+    if pd.api.types.is_float_dtype(values):
+        present = values.dropna()
+        return bool((present % 1 == 0).all())
+    return (
+        pd.api.types.is_integer_dtype(values)
+        or pd.api.types.is_object_dtype(values)
+        or (pd.api.types.is_string_dtype(values))
+    )
+
+
+def _words(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word}
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _name_fits(child_column: str, parent_table: str, parent_key: str) -> bool:
+    """Same name as the parent key, or a name that mentions the parent table (user_id → users)."""
+    if child_column.lower() == parent_key.lower():
+        return True
+    words = {_singular(word) for word in _words(child_column)}
+    table_words = {_singular(word) for word in _words(parent_table)}
+    return bool(table_words) and table_words <= words
+
+
+def _closes_cycle(metadata: MultiTableMetadata, rel: Relationship) -> bool:
+    """True when the child already reaches the parent through existing links (or is the parent)."""
+    children: dict[str, set[str]] = {}
+    for existing in metadata.relationships:
+        children.setdefault(existing.parent_table, set()).add(existing.child_table)
+    seen, stack = set(), [rel.child_table]
+    while stack:
+        table = stack.pop()
+        if table == rel.parent_table:
+            return True
+        if table not in seen:
+            seen.add(table)
+            stack.extend(children.get(table, ()))
+    return False
+
+
+# --- diagram -------------------------------------------------------------------------------------
+
+
+def relationship_diagram(metadata: MultiTableMetadata) -> str:
+    """Graphviz DOT text: a box per table listing its keys, an arrow child → parent per link."""
+    lines = [
+        "digraph relationships {",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fillcolor="#f5f7fb", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
+    for table in metadata.table_names:
+        label = [table]
+        key = metadata.primary_key(table)
+        if key:
+            label.append(f"key: {key}")
+        for rel in metadata.relationships:
+            if rel.child_table == table:
+                label.append(f"{rel.child_key} → {rel.parent_table}")
+        lines.append(f"  {_dot_id(table)} [label={_dot_text(chr(10).join(label))}];")
+    for rel in metadata.relationships:
+        edge = (
+            rel.child_key
+            if rel.child_key == rel.parent_key
+            else f"{rel.child_key} → {rel.parent_key}"
+        )
+        lines.append(
+            f"  {_dot_id(rel.child_table)} -> {_dot_id(rel.parent_table)} [label={_dot_text(edge)}];"
+        )
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _dot_text(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _dot_id(name: str) -> str:
+    return _dot_text(name)
