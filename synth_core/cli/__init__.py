@@ -65,6 +65,8 @@ def _run_command(args: argparse.Namespace, redactor: _SecretRedactor) -> int:
         return EXIT_BUDGET_EXHAUSTED
     except SynthWorkbenchError as error:
         print(f"error: {redactor.redact(error.user_message())}", file=sys.stderr)
+        for detail in getattr(error, "details", ()):  # e.g. every relationship problem
+            print(f"  - {redactor.redact(detail)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)

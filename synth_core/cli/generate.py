@@ -31,6 +31,14 @@ from synth_core.cli._llm import (
     print_llm_progress,
     usage_on_failure,
 )
+from synth_core.cli.multitable import (
+    MULTI_BACKEND,
+    MULTI_OPTIONS,
+    add_multi_options,
+    given_options,
+    is_multi_input,
+    run_generate_multi,
+)
 from synth_core.cli.report import data_card, stakeholder_report
 from synth_core.errors import SynthWorkbenchError
 from synth_core.hybrid.pii import check_locale, replace_pii
@@ -65,16 +73,24 @@ def add_parser(commands: Any) -> None:
         help="fit a synthesizer on INPUT and write rows, or regenerate them from a run bundle",
     )
     gen.add_argument(
-        "input", nargs="?", help=f"table file, or {DEMO_PREFIX}NAME for a bundled demo"
+        "input",
+        nargs="?",
+        help=f"table file, or {DEMO_PREFIX}NAME for a bundled demo; a folder or .zip of "
+        f"related tables for --backend {MULTI_BACKEND}",
     )
     gen.add_argument(
         "--backend",
-        choices=sorted(BACKENDS),
-        help=f"default {DEFAULT_BACKEND}; auto: the best one found within --time-budget",
+        choices=sorted([*BACKENDS, MULTI_BACKEND]),
+        help=f"default {DEFAULT_BACKEND} ({MULTI_BACKEND} for a folder or .zip); auto: the best "
+        "one found within --time-budget",
     )
-    gen.add_argument("--rows", type=positive_int, required=True)
+    gen.add_argument("--rows", type=positive_int, help="rows to write (one table)")
     gen.add_argument("--seed", type=int, help="default 0 (with --bundle: the bundle's seed)")
-    gen.add_argument("--out", required=True, help="output file; format from its extension")
+    gen.add_argument(
+        "--out",
+        required=True,
+        help="output file, format from its extension; for related tables a folder (or .zip)",
+    )
     gen.add_argument("--epochs", type=positive_int, help="training epochs (CTGAN, TVAE, CopulaGAN)")
     gen.add_argument(
         "--time-budget",
@@ -115,6 +131,7 @@ def add_parser(commands: Any) -> None:
         "this for bundles from people you trust)",
     )
     add_llm_options(gen, budget_dest="token_budget")
+    add_multi_options(gen)
     gen.set_defaults(handler=run_generate)
 
 
@@ -131,6 +148,9 @@ def run_generate(args: argparse.Namespace) -> int:
         raise SynthWorkbenchError(
             "--trust-bundle only applies with --bundle.", "Leave it out, or add --bundle RUN.zip."
         )
+    if args.backend == MULTI_BACKEND or is_multi_input(args.input):
+        return run_generate_multi(args, _FIT_OPTIONS)
+    _check_one_table_options(args)
     out = Path(args.out)
     format_key = output_format(out)
     if args.faker_locale is not None:
@@ -164,6 +184,19 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.bundle_out:
         _write_run_bundle(result, metadata, table, Path(args.bundle_out), args)
     return 0
+
+
+def _check_one_table_options(args: argparse.Namespace) -> None:
+    multi = given_options(args, MULTI_OPTIONS)
+    if multi:
+        raise SynthWorkbenchError(
+            f"{', '.join(multi)} only apply to several related tables.",
+            f"Give a folder or .zip of tables with --backend {MULTI_BACKEND}, or leave them out.",
+        )
+    if args.rows is None:
+        raise SynthWorkbenchError(
+            "generate needs --rows N: how many rows to write.", "Add --rows, e.g. --rows 1000."
+        )
 
 
 def _backend_params(args: argparse.Namespace, backend_key: str) -> dict[str, Any]:
@@ -248,6 +281,7 @@ def _run_from_bundle(args: argparse.Namespace) -> int:
             f"{', '.join(given)} only apply when fitting on INPUT.",
             "A bundle already holds its fitted synthesizer and settings: leave them out.",
         )
+    _check_one_table_options(args)
     out = Path(args.out)
     format_key = output_format(out)
     bundle = read_bundle(read_input_bytes(args.bundle, "bundle"), trust=args.trust_bundle)
