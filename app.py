@@ -21,6 +21,7 @@ navigation = st.navigation(
         st.Page("pages/7_Compare.py", title="Compare", icon=":material/leaderboard:"),
         st.Page("pages/3_Evaluate.py", title="Evaluate", icon=":material/monitoring:"),
         st.Page("pages/4_Export.py", title="Export", icon=":material/download:"),
+        st.Page("pages/8_Multi_table.py", title="Multi-table", icon=":material/account_tree:"),
     ]
 )
 state = get_state()

@@ -16,6 +16,7 @@ import streamlit as st
 
 from pages.components.compare_state import ComparisonWorkspace
 from pages.components.insights_state import BundleWorkspace, InsightsWorkspace
+from pages.components.multi_state import MultiWorkspace
 from synth_core.backends import CancelToken, ProgressCallback, ProgressUpdate
 from synth_core.demo_data import DEFAULT_DEMO, load_demo_dataset
 from synth_core.errors import SynthWorkbenchError
@@ -237,6 +238,8 @@ class WorkbenchState:
     # Privacy, utility and the LLM polish of the current generation; report and bundle bytes.
     insights: InsightsWorkspace = field(default_factory=InsightsWorkspace)
     bundle: BundleWorkspace = field(default_factory=BundleWorkspace)
+    # The Multi-table page: related tables, their links, HMA runs and their dashboard.
+    multi: MultiWorkspace = field(default_factory=MultiWorkspace)
 
     @property
     def has_table(self) -> bool:
