@@ -7,6 +7,11 @@ import streamlit as st
 from pages.components.bundle_section import collect_regeneration
 from pages.components.compare_state import collect_comparison
 from pages.components.llm_settings import render_llm_sidebar
+from pages.components.multi_state import (
+    collect_llm_jobs,
+    collect_multi_evaluation,
+    collect_multi_generation,
+)
 from pages.components.session import collect_finished_job, get_state
 from pages.components.ui import render_sidebar
 
@@ -29,6 +34,9 @@ state = get_state()
 collect_finished_job(state)
 collect_comparison(state.comparison)
 collect_regeneration(state)
+collect_multi_generation(state.multi)
+collect_multi_evaluation(state.multi)
+collect_llm_jobs(state.multi)
 render_sidebar(state)
 render_llm_sidebar(state)
 navigation.run()
