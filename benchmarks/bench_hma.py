@@ -22,7 +22,8 @@ SIDES = ("synth_core", "sdv")
 
 def _load(dataset: str):  # -> (MultiTable, MultiTableMetadata)
     from synth_core.multitable.dataset import load_multi_demo
-    from synth_core.multitable.metadata import MultiTableMetadata, detect_multi_metadata
+    from synth_core.multitable.detection import detect_multi_metadata
+    from synth_core.multitable.metadata import MultiTableMetadata
 
     data, spec = load_multi_demo(dataset)
     metadata = MultiTableMetadata(spec) if spec else detect_multi_metadata(data)

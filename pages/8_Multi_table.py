@@ -34,8 +34,8 @@ from synth_core.backends import MAX_SEED, ProgressUpdate
 from synth_core.errors import SynthWorkbenchError
 from synth_core.jobs import JobSnapshot, JobState
 from synth_core.llm.settings import ENABLE_HINT
+from synth_core.multitable.diagram import relationship_diagram
 from synth_core.multitable.export import MULTI_EXPORT_FORMATS, multi_export_filename
-from synth_core.multitable.metadata import relationship_diagram
 from synth_core.multitable.plots import (
     cardinality_figure,
     per_table_quality_figure,

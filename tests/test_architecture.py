@@ -18,9 +18,26 @@ LAYERS: list[set[str]] = [
     {"demo_data", "multitable.dataset"},
     {"metadata", "multitable.metadata"},
     # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs
-    {"metadata_editor", "metadata_checks", "hybrid.pii", "scoring", "multitable.checks"},
+    # multitable.detection, .diagram and .hma_estimate build on multitable.metadata
+    {
+        "metadata_editor",
+        "metadata_checks",
+        "hybrid.pii",
+        "scoring",
+        "multitable.checks",
+        "multitable.detection",
+        "multitable.diagram",
+        "multitable.hma_estimate",
+    },
     # llm: the LLM client, designs and rows under synth_core/llm/; hybrid.text_cache: row texts paid for
-    {"backends", "llm", "hybrid.text_cache", "multitable.hma", "multitable.design"},
+    {
+        "backends",
+        "llm",
+        "hybrid.text_cache",
+        "multitable.hma",
+        "multitable.hma_progress",
+        "multitable.design",
+    },
     {
         "jobs",
         "workflow",
@@ -51,17 +68,17 @@ ALLOWED_PEERS = {
     ("llm", "backends"),
     ("privacy", "evaluation"),  # the exact-copy rate is one of the privacy checks
     ("utility", "evaluation"),
-    ("report", "comparison"),
+    ("report", "comparison"),  # the report shows a comparison's leaderboard
     ("multitable.metadata", "metadata"),  # each table of a dataset is a TableMetadata
+    # detection's and the diagram's old import path, loaded lazily by metadata's __getattr__
     ("multitable.hma", "backends"),  # the process-wide RNG lock the SDV backends hold
+    ("multitable.hma", "multitable.hma_progress"),  # HMA's fit and sample report through it
+    ("multitable.hma_progress", "backends"),  # progress and cancel types of backends.base
     ("multitable.evaluation", "evaluation"),  # every table also gets the single-table evaluation
     ("multitable.export", "export"),  # the single-table writers and formula guard, per table
     ("multitable.design", "llm"),  # related-table designs reuse the single-table designs
     ("multitable.design", "backends"),  # progress, cancel and seed checks of backends.base
-    (
-        "multitable.design",
-        "multitable.hma",
-    ),  # an LLM seed amplified with HMA  # the report shows a comparison's leaderboard
+    ("multitable.design", "multitable.hma"),  # an LLM seed amplified with HMA
     ("summary", "summary_advice"),
 }
 

@@ -12,12 +12,9 @@ from pages.components.multi_state import MultiWorkspace, load_multi, set_multi_m
 from synth_core.errors import SynthWorkbenchError
 from synth_core.io import SUPPORTED_EXTENSIONS, LoadLimits
 from synth_core.multitable.dataset import MULTI_DEMOS, MultiTable, load_multi_demo, read_tables
-from synth_core.multitable.metadata import (
-    MultiTableMetadata,
-    Relationship,
-    relationship_candidates,
-    relationship_diagram,
-)
+from synth_core.multitable.detection import relationship_candidates
+from synth_core.multitable.diagram import relationship_diagram
+from synth_core.multitable.metadata import MultiTableMetadata, Relationship
 
 PREVIEW_ROWS = 20
 NO_KEY = "(no primary key)"

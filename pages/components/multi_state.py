@@ -22,10 +22,11 @@ from synth_core.multitable.design import (
     propose_related_design,
     seed_then_hma,
 )
+from synth_core.multitable.detection import detect_multi_metadata
 from synth_core.multitable.evaluation import MultiEvaluation, evaluate_multi
 from synth_core.multitable.export import export_multi
 from synth_core.multitable.hma import HMAEstimate, MultiGeneration, estimate_hma, generate_multi
-from synth_core.multitable.metadata import MultiTableMetadata, detect_multi_metadata
+from synth_core.multitable.metadata import MultiTableMetadata
 
 T = TypeVar("T")
 

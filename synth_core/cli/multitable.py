@@ -28,6 +28,7 @@ from synth_core.multitable.dataset import (
     load_multi_demo,
     read_tables_path,
 )
+from synth_core.multitable.detection import detect_multi_metadata
 from synth_core.multitable.evaluation import evaluate_multi
 from synth_core.multitable.export import export_multi, write_multi_dir
 from synth_core.multitable.hma import (
@@ -37,7 +38,7 @@ from synth_core.multitable.hma import (
     estimate_hma,
     generate_multi,
 )
-from synth_core.multitable.metadata import MultiTableMetadata, detect_multi_metadata
+from synth_core.multitable.metadata import MultiTableMetadata
 
 MULTI_BACKEND = "hma"
 MULTI_FORMATS = ("csv", "parquet")

@@ -1,26 +1,21 @@
-"""SDV's HMA synthesizer for related tables: a size estimate, a fit with progress and cancel,
-and seeded sampling whose foreign keys all point at generated parent rows."""
+"""SDV's HMA synthesizer for related tables: a fit with progress and cancel, and seeded
+sampling whose foreign keys all point at generated parent rows (the size estimate is in
+hma_estimate, the progress seam in hma_progress)."""
 
 from __future__ import annotations
 
 import math
-import os
-import re
-import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import sdv.multi_table.base as _sdv_multi_base
-import sdv.multi_table.hma as _sdv_hma
 from sdv.errors import InvalidDataError, SynthesizerInputError
 from sdv.multi_table import HMASynthesizer
-from tqdm import tqdm as _plain_tqdm
 
 from synth_core.backends.base import (
     CancelToken,
@@ -39,249 +34,45 @@ from synth_core.errors import (
     SynthWorkbenchError,
 )
 from synth_core.multitable.checks import relationship_problems
+from synth_core.multitable.hma_estimate import (
+    MAX_DEPTH,
+    MAX_TABLES,
+    HMAEstimate,
+    estimate_hma,
+    modelled_columns_per_table,
+)
+from synth_core.multitable.hma_progress import (
+    listening_to_fit,
+    listening_to_sample,
+    sample_listener,
+)
 
 if TYPE_CHECKING:
     from synth_core.multitable.dataset import MultiTable
     from synth_core.multitable.metadata import MultiTableMetadata
 
-# SDV 2.0's open-source HMA refuses larger schemas when it is created (depth counts the tables in
-# a chain), though the algorithm is the same at any depth (SDV 1.x fitted them): the cost grows
-# with the child columns folded into each parent, which `estimate_hma` counts. We lift SDV's check
-# and let the estimate decide, with a caveat in its message past these sizes.
-MAX_TABLES = 5
-MAX_DEPTH = 2
+__all__ = [
+    "DISTRIBUTIONS",
+    "MAX_DEPTH",
+    "MAX_SCALE",
+    "MAX_TABLES",
+    "HMAEstimate",
+    "HMAModel",
+    "MultiGeneration",
+    "estimate_hma",
+    "generate_multi",
+    "modelled_columns_per_table",
+]
+
 DISTRIBUTIONS = ("beta", "norm", "truncnorm", "gamma", "uniform")
 MAX_SCALE = 1000.0
-
-# --- Cost model -------------------------------------------------------------------------------
-# Measured here (2 CPU cores, SDV 2.0.0) by fitting a parent with 200 or 800 keys and a child of
-# 4 rows per key with 2, 10 or 20 numeric columns (benchmarks/bench_hma.py --calibrate repeats
-# it): HMA fits one small copula per parent key, costing about 2.5 ms plus 0.22 ms per child
-# column, then one copula per table, about 5 ms per modelled column; the correlation terms
-# (rows x columns, columns squared) only matter for wide parents. Estimates are within ~2x.
-_SECONDS_FIXED = 0.3
-_SECONDS_PER_GROUP = 0.0025
-_SECONDS_PER_GROUP_COLUMN = 0.00022
-_SECONDS_PER_COLUMN = 0.005
-_SECONDS_PER_CELL = 2.0e-7
-_SECONDS_PER_COLUMN_PAIR = 1.0e-6
-_BASE_MEMORY_MB = 450.0  # the Python process with SDV, torch and pandas imported (~405 MB)
-_BYTES_PER_MODELLED_VALUE = 48.0  # float64 copies made while augmenting and fitting
-_SLOW_SECONDS = 120.0
-_TOO_LARGE_SECONDS = 30 * 60.0
-_MEMORY_SHARE = 0.8  # of the machine's memory
-
-
-@dataclass(frozen=True)
-class HMAEstimate:
-    """How big HMA's job is for a dataset, and whether this machine can do it."""
-
-    depth: int
-    tables: int
-    modelled_columns: int  # columns HMA models, including the child extension columns
-    fit_seconds: float
-    memory_mb: float
-    verdict: Literal["ok", "slow", "too_large"]
-    message: str
-
-
-def modelled_columns_per_table(
-    metadata: MultiTableMetadata, default_distribution: str = "beta"
-) -> dict[str, int]:
-    """Columns HMA models per table: its own data columns plus those its children fold into it.
-
-    Follows SDV's own count (HMASynthesizer._estimate_num_columns): for each child and foreign
-    key, one row-count column, a parameter set per child column and one correlation per pair.
-    """
-    spec = metadata.to_dict()
-    data_columns = {name: _data_column_count(spec, name) for name in spec["tables"]}
-    extension = dict.fromkeys(spec["tables"], 0)
-    children: dict[str, list[tuple[str, str]]] = {name: [] for name in spec["tables"]}
-    child_tables = set()
-    for link in spec.get("relationships", []):
-        children[link["parent_table_name"]].append(
-            (link["child_table_name"], link["child_foreign_key"])
-        )
-        child_tables.add(link["child_table_name"])
-
-    done: set[str] = set()
-
-    def visit(table: str, path: tuple[str, ...]) -> None:
-        for child, _key in children[table]:
-            if child not in done and child not in path:
-                visit(child, (*path, child))
-            own = data_columns[child]
-            parameters = 2 if child in child_tables else _PARAMETERS[default_distribution]
-            width = own + extension[child]
-            extension[table] += (
-                1 + own * parameters + extension[child] * 4 + width * (width - 1) // 2
-                if width
-                else 1
-            )
-        done.add(table)
-
-    for table in spec["tables"]:
-        if table not in child_tables:
-            visit(table, (table,))
-    return {name: data_columns[name] + extension[name] for name in spec["tables"]}
-
-
-_PARAMETERS = {"beta": 4, "truncnorm": 4, "gamma": 3, "norm": 2, "uniform": 2}
-
-
-def _data_column_count(spec: dict, table: str) -> int:
-    keys = {
-        link["child_foreign_key"]
-        for link in spec["relationships"]
-        if link["child_table_name"] == table
-    }
-    primary_key = spec["tables"][table].get("primary_key")
-    if primary_key:
-        keys.add(primary_key)
-    return sum(
-        1
-        for name, column in spec["tables"][table]["columns"].items()
-        if column["sdtype"] != "id" or (name not in keys and not column.get("pii", False))
-    )
-
-
-def estimate_hma(data: MultiTable, metadata: MultiTableMetadata) -> HMAEstimate:
-    """Rough fit time and memory of HMA for these tables on this machine, with a verdict."""
-    columns = modelled_columns_per_table(metadata)
-    tables = len(metadata.table_names)
-    depth = metadata.depth()
-    seconds = _estimate_seconds(data, metadata, columns)
-    memory_mb = _BASE_MEMORY_MB + sum(
-        _BYTES_PER_MODELLED_VALUE * (len(data.tables.get(name, ())) * width + width * width) / 1e6
-        for name, width in columns.items()
-    )
-    total_columns = sum(columns.values())
-    machine_mb = _machine_memory_mb()
-    figures = (
-        f"HMA would model {total_columns:,} columns over {tables} tables (depth {depth}); "
-        f"fitting should take about {_duration(seconds)} and {memory_mb:,.0f} MB of memory"
-    )
-    widest = max(columns, key=columns.__getitem__) if columns else ""
-    advice = (
-        f"Drop columns (most of the width is in '{widest}', which folds in its child tables' "
-        "columns), set more columns to id or leave them out, or model fewer tables."
-    )
-    if seconds > _TOO_LARGE_SECONDS or memory_mb > _MEMORY_SHARE * machine_mb:
-        verdict: Literal["ok", "slow", "too_large"] = "too_large"
-        message = f"Too large for HMA on this machine: {figures}. {advice}"
-    elif seconds > _SLOW_SECONDS:
-        verdict = "slow"
-        message = f"This will be slow: {figures}. {advice}"
-    else:
-        verdict = "ok"
-        message = f"{figures}."
-    if tables > MAX_TABLES or depth > MAX_DEPTH:
-        message += (
-            f" SDV's HMA is designed for at most {MAX_TABLES} tables and chains of {MAX_DEPTH}; "
-            f"this dataset has {tables} tables and a chain of {depth}, which the workbench fits "
-            "anyway within the estimate above. Expect lower fidelity in the deepest tables, "
-            "and compare the per-table scores."
-        )
-    return HMAEstimate(depth, tables, total_columns, seconds, memory_mb, verdict, message)
-
-
-def _estimate_seconds(
-    data: MultiTable, metadata: MultiTableMetadata, columns: dict[str, int]
-) -> float:
-    seconds = _SECONDS_FIXED
-    for link in metadata.relationships:
-        child = data.tables.get(link.child_table)
-        if child is None or link.child_key not in child:
-            continue
-        groups = int(child[link.child_key].nunique())
-        seconds += groups * (
-            _SECONDS_PER_GROUP + _SECONDS_PER_GROUP_COLUMN * columns[link.child_table]
-        )
-    for name, width in columns.items():
-        rows = len(data.tables.get(name, ()))
-        seconds += (
-            width * _SECONDS_PER_COLUMN
-            + rows * width * _SECONDS_PER_CELL
-            + width * width * _SECONDS_PER_COLUMN_PAIR
-        )
-    return seconds
-
-
-def _machine_memory_mb() -> float:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
-    except (ValueError, OSError, AttributeError):
-        return 8_000.0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(seconds, 1):.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-# --- Progress seam ----------------------------------------------------------------------------
-# HMA offers no callbacks; its fit loops over `tqdm(...)` (preparing tables, one pass per parent
-# key for each relationship, modelling tables), using the name `tqdm` its modules imported. As
-# for ctgan in backends/sdv.py, that name is replaced once by a factory that reports to a
-# listener stored per thread and checks the cancel flag between items; with no listener it is
-# plain tqdm. The loop over parent keys sits outside SDV's per-group `except Exception`, so a
-# cancel raised there stops the fit.
-_thread_state = threading.local()
-_RELATIONSHIP_DESCRIPTION = re.compile(r"Tables '(?P<parent>.+)' and '(?P<child>.+)' \('")
-
-
-@dataclass
-class _FitListener:
-    progress: StageProgress
-    cancel: CancelToken
-    done: int = 0
-
-    def track(self, items: Iterable[Any], description: str) -> Iterator[Any]:
-        items = list(items)
-        link = _RELATIONSHIP_DESCRIPTION.search(description)
-        for index, item in enumerate(items, start=1):
-            self.cancel.raise_if_cancelled()
-            if link is None:
-                verb = "Preparing" if description.startswith("Preprocess") else "Modelling"
-                self.progress.advance(self.done, f"{verb} table '{item[0]}'")
-            elif index == 1 or index == len(items) or index % 25 == 0:
-                self.progress.advance(
-                    self.done,
-                    f"Learning how '{link['child']}' rows relate to '{link['parent']}' "
-                    f"({index:,} of {len(items):,} parent keys)",
-                )
-            yield item
-            self.done += 1
-        self.cancel.raise_if_cancelled()
-
-
-def _listening_tqdm(*args: Any, **kwargs: Any) -> Any:
-    listener = getattr(_thread_state, "listener", None)
-    if listener is None:
-        return _plain_tqdm(*args, **kwargs)
-    iterable = args[0] if args else kwargs["iterable"]
-    return listener.track(iterable, str(kwargs.get("desc", "")))
-
-
-for _module in (_sdv_multi_base, _sdv_hma):
-    _module.tqdm = _listening_tqdm
-
-
-@dataclass
-class _SampleListener:
-    progress: StageProgress
-    cancel: CancelToken
-    done: int = 0
 
 
 class _SeededHMA(HMASynthesizer):
     """HMA with per-parent child draws seeded, and sampling progress and cancel."""
 
     def _validate_schema_complexity(self) -> None:
-        """Size is judged by `estimate_hma` instead (see MAX_TABLES)."""
+        """Size is judged by `estimate_hma` instead (see hma_estimate.MAX_TABLES)."""
 
     def _recreate_child_synthesizer(self, child_name, parent_name, parent_row):
         synthesizer = super()._recreate_child_synthesizer(child_name, parent_name, parent_row)
@@ -291,14 +82,9 @@ class _SeededHMA(HMASynthesizer):
         return synthesizer
 
     def _add_child_rows(self, child_name, parent_name, parent_row, sampled_data, **kwargs):
-        listener: _SampleListener | None = getattr(_thread_state, "sample_listener", None)
+        listener = sample_listener()
         if listener is not None and parent_row is not None:
-            listener.cancel.raise_if_cancelled()
-            listener.done += 1
-            if listener.done % 25 == 0:
-                listener.progress.advance(
-                    listener.done, f"Generating '{child_name}' rows for each '{parent_name}' row"
-                )
+            listener.child_rows_added(child_name, parent_name)
         super()._add_child_rows(child_name, parent_name, parent_row, sampled_data, **kwargs)
 
 
@@ -342,14 +128,9 @@ class HMAModel:
         with _library_errors("learn these tables"), exclusive_seeded(seed, stage, cancel):
             synthesizer = self._new_synthesizer()
             stage.begin(_fit_steps(tables, self.metadata), "step", "Preparing the tables")
-            listener = _FitListener(stage, cancel)
-            _thread_state.listener = listener
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    synthesizer.fit(tables)
-            finally:
-                _thread_state.listener = None
+            with listening_to_fit(stage, cancel) as listener, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                synthesizer.fit(tables)
             stage.advance(listener.done, "Learned all tables", total=listener.done)
         self._synthesizer = synthesizer
         self._table_sizes = {name: len(frame) for name, frame in tables.items()}
@@ -381,14 +162,9 @@ class HMAModel:
             synthesizer._numpy_seed = derive_seed(seed, 3)  # SDV 2.0 has no public seed
             for index, table_synthesizer in enumerate(synthesizer._table_synthesizers.values()):
                 reseed_table_sampling(table_synthesizer, derive_seed(seed, 4, index))
-            listener = _SampleListener(stage, cancel)
-            _thread_state.sample_listener = listener
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tables = synthesizer.sample_scale(scale=float(scale))
-            finally:
-                _thread_state.sample_listener = None
+            with listening_to_sample(stage, cancel) as listener, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tables = synthesizer.sample_scale(scale=float(scale))
         stage.advance(listener.done, "Generated all tables", total=max(listener.done, 1))
         return {name: tables[name].reset_index(drop=True) for name in self.metadata.table_names}
 

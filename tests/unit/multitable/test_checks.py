@@ -8,7 +8,8 @@ import pytest
 from synth_core.errors import MetadataError
 from synth_core.multitable.checks import RelationshipProblem, integrity, relationship_problems
 from synth_core.multitable.dataset import MultiTable, load_multi_demo
-from synth_core.multitable.metadata import MultiTableMetadata, Relationship, detect_multi_metadata
+from synth_core.multitable.detection import detect_multi_metadata
+from synth_core.multitable.metadata import MultiTableMetadata, Relationship
 
 TRAVEL_LINK = Relationship("individuals", "individual_id", "mode_choices", "individual_id")
 

@@ -13,9 +13,10 @@ from synth_core.errors import (
 )
 from synth_core.multitable.checks import integrity
 from synth_core.multitable.dataset import MultiTable, load_multi_demo
+from synth_core.multitable.detection import detect_multi_metadata
 from synth_core.multitable.evaluation import evaluate_multi
 from synth_core.multitable.hma import HMAModel, estimate_hma, generate_multi
-from synth_core.multitable.metadata import MultiTableMetadata, detect_multi_metadata
+from synth_core.multitable.metadata import MultiTableMetadata
 
 
 @pytest.fixture(scope="module")

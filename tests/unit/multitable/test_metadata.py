@@ -9,13 +9,9 @@ from sdv.metadata import Metadata
 
 from synth_core.errors import MetadataError
 from synth_core.multitable.dataset import MultiTable, load_multi_demo
-from synth_core.multitable.metadata import (
-    MultiTableMetadata,
-    Relationship,
-    detect_multi_metadata,
-    relationship_candidates,
-    relationship_diagram,
-)
+from synth_core.multitable.detection import detect_multi_metadata, relationship_candidates
+from synth_core.multitable.diagram import relationship_diagram
+from synth_core.multitable.metadata import MultiTableMetadata, Relationship
 
 TRAVEL_LINK = Relationship("individuals", "individual_id", "mode_choices", "individual_id")
 

@@ -12,12 +12,13 @@ from sdmetrics.demos import load_demo
 from synth_core.backends.base import ProgressUpdate
 from synth_core.errors import EvaluationError
 from synth_core.multitable.dataset import load_multi_demo
+from synth_core.multitable.detection import detect_multi_metadata
 from synth_core.multitable.evaluation import (
     MultiEvaluation,
     children_per_parent,
     evaluate_multi,
 )
-from synth_core.multitable.metadata import MultiTableMetadata, detect_multi_metadata
+from synth_core.multitable.metadata import MultiTableMetadata
 from synth_core.multitable.plots import (
     cardinality_figure,
     per_table_quality_figure,

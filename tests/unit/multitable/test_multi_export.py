@@ -13,13 +13,14 @@ from sdmetrics.demos import load_demo
 from synth_core.errors import ExportError
 from synth_core.multitable.checks import integrity
 from synth_core.multitable.dataset import load_multi_demo, read_tables
+from synth_core.multitable.detection import detect_multi_metadata
 from synth_core.multitable.export import (
     METADATA_FILENAME,
     export_multi,
     multi_export_filename,
     write_multi_dir,
 )
-from synth_core.multitable.metadata import MultiTableMetadata, detect_multi_metadata
+from synth_core.multitable.metadata import MultiTableMetadata
 
 TABLE_FILES = {"users.csv", "sessions.csv", "transactions.csv"}
 
