@@ -35,12 +35,14 @@ from synth_core.errors import SynthWorkbenchError
 from synth_core.jobs import JobSnapshot, JobState
 from synth_core.llm.settings import ENABLE_HINT
 from synth_core.multitable.diagram import relationship_diagram
+from synth_core.multitable.evaluation import MultiEvaluation
 from synth_core.multitable.export import MULTI_EXPORT_FORMATS, multi_export_filename
 from synth_core.multitable.plots import (
     cardinality_figure,
     per_table_quality_figure,
     properties_figure,
 )
+from synth_core.plots import column_comparison_figure, column_shapes_figure, scores_figure
 
 STAGE_LABELS = {
     "fit": "Fitting",
@@ -209,6 +211,28 @@ def dashboard_section(workspace: MultiWorkspace) -> None:
         st.dataframe(evaluation.properties, hide_index=True, key="multi_properties")
         st.dataframe(evaluation.diagnostic_properties, hide_index=True, key="multi_diagnostic")
         st.dataframe(evaluation.cardinality, hide_index=True, key="multi_cardinality")
+    table_dashboard(workspace, evaluation)
+
+
+def table_dashboard(workspace: MultiWorkspace, evaluation: MultiEvaluation) -> None:
+    """One table's own dashboard: its scores, its columns worst first, real vs synthetic."""
+    run = workspace.run
+    assert run is not None and run.data is not None
+    st.markdown("**One table**")
+    name = str(st.selectbox("Table", list(evaluation.per_table), key="multi_table_dashboard"))
+    result = evaluation.per_table[name]
+    left, right = st.columns(2)
+    left.plotly_chart(scores_figure(result), key="multi_table_scores")
+    right.plotly_chart(column_shapes_figure(result), key="multi_table_shapes")
+    columns = list(result.column_shapes["Column"])
+    if not columns:
+        return
+    column = str(st.selectbox("Column", columns, key=f"multi_table_column_{name}"))
+    sdtype = run.metadata.table(name).sdtype(column)
+    figure = column_comparison_figure(
+        run.data.tables[name], run.generation.tables[name], column, sdtype
+    )
+    st.plotly_chart(figure, key="multi_table_column_figure")
 
 
 # --- (f) export ----------------------------------------------------------------------------------

@@ -98,6 +98,13 @@ def test_demo_links_can_be_edited_generated_scored_and_downloaded() -> None:
         assert metrics.get(label, "—").endswith("%"), metrics
     assert any("0 orphans" in text for text in texts(app.success)), texts(app.success)
     assert app.get("plotly_chart")
+    # Each table has its own dashboard too: its scores and real vs synthetic per column.
+    charts = len(app.get("plotly_chart"))
+    app.selectbox(key="multi_table_dashboard").set_value("mode_choices").run()
+    assert not app.exception, texts(app.exception)
+    column = app.selectbox(key="multi_table_column_mode_choices")
+    assert set(column.options) <= set(run.metadata.columns("mode_choices"))
+    assert len(app.get("plotly_chart")) == charts
 
     # The zip: one CSV per table and the metadata, every foreign key resolving.
     labels = [button.proto.label for button in app.get("download_button")]
@@ -211,6 +218,10 @@ def test_related_tables_from_prose_are_seeded_and_amplified(
     customers, orders = run.generation.tables["customers"], run.generation.tables["orders"]
     assert len(customers) == 24
     assert orders["customer_id"].isin(set(customers["customer_id"])).all()
+    # Scored against the seed rows the LLM wrote: the dashboard has something to compare with.
+    assert run.data is not None and len(run.data.tables["customers"]) == 12
+    wait_until(app, lambda state: state.multi.evaluating is None, "the scoring")
+    assert any("0 orphans" in text for text in texts(app.success)), texts(app.success)
     assert "Download synthetic tables (zip)" in [
         button.proto.label for button in app.get("download_button")
     ]
