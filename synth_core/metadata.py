@@ -246,25 +246,33 @@ def _from_any_dict(data: Any, table_name: str | None) -> TableMetadata:
             "Save the metadata of a single table and load that file.",
         )
     (found_name, table) = next(iter(tables.items()))
+    check_table_spec(found_name, table)
+    name = table_name or str(found_name)
+    return normalised_metadata(name, table)
+
+
+def check_table_spec(name: Any, table: Any, *, qualify_columns: bool = False) -> None:
+    """MetadataError unless `table` is one table of SDV metadata: columns with an sdtype each, and
+    at most one primary-key column. `qualify_columns` names columns as "table.column"."""
     if not isinstance(table, dict) or not isinstance(table.get("columns"), dict):
         raise MetadataError(
-            f"Table '{found_name}' in the metadata has no 'columns' section.",
+            f"Table '{name}' in the metadata has no 'columns' section.",
             "Each table needs a 'columns' object mapping column names to their sdtype.",
         )
     for column, spec in table["columns"].items():
         if not isinstance(spec, dict) or not isinstance(spec.get("sdtype"), str):
+            shown = f"{name}.{column}" if qualify_columns else column
             raise MetadataError(
-                f"Column '{column}' in the metadata has no sdtype.",
+                f"Column '{shown}' in the metadata has no sdtype.",
                 'Give every column an sdtype, e.g. {"sdtype": "categorical"}.',
             )
-    if isinstance(table.get("primary_key"), list) and len(table["primary_key"]) > 1:
+    key = table.get("primary_key")
+    if isinstance(key, list) and len(key) > 1:
         raise MetadataError(
-            f"Table '{found_name}' has a primary key made of several columns "
-            f"({', '.join(map(str, table['primary_key']))}); the workbench supports one.",
+            f"Table '{name}' has a primary key made of several columns "
+            f"({', '.join(map(str, key))}); the workbench supports one.",
             "Keep one key column in the metadata, or none.",
         )
-    name = table_name or str(found_name)
-    return normalised_metadata(name, table)
 
 
 def normalised_metadata(table_name: str, table: dict) -> TableMetadata:

@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
         "backends",
         "llm",
         "hybrid.text_cache",
+        "hybrid.text_request",
         "multitable.hma",
         "multitable.hma_progress",
         "multitable.design",

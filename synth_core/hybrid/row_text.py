@@ -23,6 +23,7 @@ from synth_core.errors import (
     RowTextError,
 )
 from synth_core.hybrid.text_cache import TextCache
+from synth_core.hybrid.text_request import checked_context_columns
 from synth_core.llm.client import run_concurrently
 from synth_core.llm.design import render_prompt
 from synth_core.llm.rows import run_usage
@@ -112,7 +113,7 @@ def write_row_text(
     pass the result as `resume=` (with a new client for a new budget) to finish it.
     """
     instruction = _check_instruction(instruction)
-    context = _check_columns(frame, column, context_columns)
+    context = checked_context_columns(frame, column, context_columns)
     max_words = _check_whole(max_words, "maximum number of words", 1, MAX_WORDS_LIMIT)
     rows = _target_rows(frame, limit)
     if resume is not None and (
@@ -359,37 +360,6 @@ def _check_instruction(instruction: Any) -> str:
             'E.g. "A short clinical note for this patient\'s visit".',
         )
     return instruction.strip()
-
-
-def _check_columns(
-    frame: pd.DataFrame, column: str, context_columns: Sequence[str] | None
-) -> tuple[str, ...]:
-    if not isinstance(frame, pd.DataFrame) or frame.empty:
-        raise RowTextError(
-            "The table has no rows to write text for.", "Load or generate rows first."
-        )
-    if not frame.index.is_unique:
-        raise RowTextError(
-            "The table's row labels repeat, so texts cannot be matched to rows.",
-            "Reset the table's index (e.g. frame.reset_index(drop=True)).",
-        )
-    if not isinstance(column, str) or not column.strip():
-        raise RowTextError("Name the text column to write.", 'E.g. "clinical_note".')
-    names = [str(name) for name in frame.columns]
-    if context_columns is None:
-        return tuple(name for name in frame.columns if name != column)
-    unknown = [name for name in context_columns if name not in frame.columns]
-    if unknown:
-        raise RowTextError(
-            f"The table has no column {', '.join(map(repr, unknown))}.",
-            f"Pick context columns from: {', '.join(names)}.",
-        )
-    if column in context_columns:
-        raise RowTextError(
-            f"The text column {column!r} cannot also be a context column.",
-            "Remove it from the context columns.",
-        )
-    return tuple(dict.fromkeys(context_columns))
 
 
 def _check_whole(value: Any, label: str, low: int, high: int) -> int:

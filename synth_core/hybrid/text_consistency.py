@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from synth_core.errors import RowTextError
+from synth_core.hybrid.text_request import checked_context_columns
 
 __all__ = ["ConsistencyFlag", "check_consistency"]
 
@@ -81,7 +82,7 @@ def check_consistency(
     as a whole word (case-insensitive) and not the row's own (e.g. "female" while sex is
     "male"). Values shorter than 2 characters or purely numeric are not looked for.
     """
-    context = _context_columns(frame, column, context_columns)
+    context = checked_context_columns(frame, column, context_columns)
     if column not in frame.columns:
         raise RowTextError(
             f"The table has no text column {column!r} to check.", "Write the text column first."
@@ -105,37 +106,6 @@ def check_consistency(
             if flag is not None:
                 flags.append(flag)
     return flags
-
-
-# The same request checks as row_text's, kept here so this check needs nothing from the writer.
-def _context_columns(
-    frame: pd.DataFrame, column: str, context_columns: Sequence[str] | None
-) -> tuple[str, ...]:
-    if not isinstance(frame, pd.DataFrame) or frame.empty:
-        raise RowTextError(
-            "The table has no rows to write text for.", "Load or generate rows first."
-        )
-    if not frame.index.is_unique:
-        raise RowTextError(
-            "The table's row labels repeat, so texts cannot be matched to rows.",
-            "Reset the table's index (e.g. frame.reset_index(drop=True)).",
-        )
-    if not isinstance(column, str) or not column.strip():
-        raise RowTextError("Name the text column to write.", 'E.g. "clinical_note".')
-    if context_columns is None:
-        return tuple(name for name in frame.columns if name != column)
-    unknown = [name for name in context_columns if name not in frame.columns]
-    if unknown:
-        raise RowTextError(
-            f"The table has no column {', '.join(map(repr, unknown))}.",
-            f"Pick context columns from: {', '.join(str(name) for name in frame.columns)}.",
-        )
-    if column in context_columns:
-        raise RowTextError(
-            f"The text column {column!r} cannot also be a context column.",
-            "Remove it from the context columns.",
-        )
-    return tuple(dict.fromkeys(context_columns))
 
 
 def _plain(value: Any) -> Any:

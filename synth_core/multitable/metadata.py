@@ -15,7 +15,7 @@ import pandas as pd
 from sdv.metadata import Metadata
 
 from synth_core.errors import MetadataError
-from synth_core.metadata import TableMetadata, clean_sdv_message
+from synth_core.metadata import TableMetadata, check_table_spec, clean_sdv_message
 
 __all__ = ["MultiTableMetadata", "Relationship", "comparable_keys"]
 
@@ -256,7 +256,7 @@ def _normalised(data: Any) -> dict:
     if not isinstance(tables, dict) or not tables:
         raise MetadataError("The metadata describes no tables.", _SHAPE_HINT)
     for name, table in tables.items():
-        _check_table_shape(name, table)
+        check_table_spec(name, table, qualify_columns=True)
     relationships = data.get("relationships", [])
     if not isinstance(relationships, list):
         raise MetadataError("The metadata's 'relationships' is not a list.", _SHAPE_HINT)
@@ -274,27 +274,6 @@ def _normalised(data: Any) -> dict:
         raise MetadataError(
             f"SDV could not read the metadata: {clean_sdv_message(error)}", _SHAPE_HINT
         ) from error
-
-
-def _check_table_shape(name: Any, table: Any) -> None:
-    if not isinstance(table, dict) or not isinstance(table.get("columns"), dict):
-        raise MetadataError(
-            f"Table '{name}' in the metadata has no 'columns' section.",
-            "Each table needs a 'columns' object mapping column names to their sdtype.",
-        )
-    for column, spec in table["columns"].items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("sdtype"), str):
-            raise MetadataError(
-                f"Column '{name}.{column}' in the metadata has no sdtype.",
-                'Give every column an sdtype, e.g. {"sdtype": "categorical"}.',
-            )
-    key = table.get("primary_key")
-    if isinstance(key, list) and len(key) > 1:
-        raise MetadataError(
-            f"Table '{name}' has a primary key made of several columns "
-            f"({', '.join(map(str, key))}); the workbench supports one.",
-            "Keep one key column in the metadata, or none.",
-        )
 
 
 def _check_relationship_shape(item: Any, tables: dict) -> None:
