@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test test-fast lint format bench clean
+.PHONY: run test test-fast lint format bench fidelity clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_faker_providers --repeats 5
 	$(BIN)/python -m benchmarks.bench_hybrid --rows 100000 --llm-rows 2000 --seed-rows 200 --repeats 3
 	$(BIN)/python -m benchmarks.bench_dashboard
+	$(BIN)/python -m benchmarks.bench_hma --repeats 3 --datasets travel_modes web_shop
+
+# About 30 minutes on 2 cores; e.g. FIDELITY_ARGS="--quick" or "--repeats 3 --json-out f.json".
+fidelity: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.bench_fidelity $(FIDELITY_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Auto: try Gaussian Copula, CTGAN and TVAE within a time budget and keep the most faithful.
+"""Auto: try Gaussian Copula (two ways), CTGAN and TVAE within a time budget; keep the best.
 
 Each candidate learns most of the sample and is scored on the rest (sdmetrics' quality score).
 """
@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import kstest
+from sdv.single_table import GaussianCopulaSynthesizer
 
 from synth_core.backends.base import (
     Backend,
@@ -34,9 +37,63 @@ MAX_EPOCHS = 300  # SDV's default; the time budget usually stops training sooner
 MIN_TRAINING_S = 1.0  # a neural candidate with less time than this is skipped
 MAX_SCORING_ROWS = 5_000  # synthetic rows drawn to score a candidate
 SAME_SCORE = 0.005  # scores this close count as a tie, which the faster candidate wins
+# Shapes a fitted-marginals copula picks from; gaussian_kde is left out: it samples very slowly.
+MARGINAL_DISTRIBUTIONS = ("beta", "truncnorm", "norm", "gamma", "uniform")
+MARGINAL_FIT_VALUES = 2_000  # a column's distribution is chosen on at most this many values
 CANDIDATE_COLUMNS = ["Backend", "Validation quality", "Fit s", "Epochs", "Status"]
 _BUDGET = "About how long Auto may spend trying backends and training the one it keeps."
 _HOLDOUT = "Part of the table the candidates do not learn from; each is scored on it."
+
+
+def best_fit_distribution(values: np.ndarray) -> str:
+    """The MARGINAL_DISTRIBUTIONS shape whose fit is closest to `values` (Kolmogorov-Smirnov)."""
+    finite = np.sort(values[np.isfinite(values)])
+    if len(finite) > MARGINAL_FIT_VALUES:  # evenly spaced order statistics keep the shape
+        finite = finite[np.linspace(0, len(finite) - 1, MARGINAL_FIT_VALUES).round().astype(int)]
+    best, best_distance = "beta", math.inf
+    for name in MARGINAL_DISTRIBUTIONS:
+        univariate = GaussianCopulaSynthesizer.get_distribution_class(name)()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                univariate.fit(finite)
+                distance = kstest(finite, univariate.cdf).statistic
+        except Exception:  # scipy's fits fail in many ways on odd columns
+            continue  # that shape is simply not chosen
+        if distance < best_distance:
+            best, best_distance = name, distance
+    return best
+
+
+class _FittedMarginalsSynthesizer(GaussianCopulaSynthesizer):
+    """SDV's Gaussian Copula with each column's own best-fitting shape instead of one for all."""
+
+    fitted_distributions: dict[str, str] | None = None
+
+    def _get_numerical_distributions(self, processed_data: pd.DataFrame) -> dict:
+        # SDV 2.0 (pinned) asks this private hook for one distribution per processed column:
+        # numbers, dates, category codes (uniform fits those exactly) and missing-value flags.
+        self.fitted_distributions = {
+            column: best_fit_distribution(processed_data[column].to_numpy(dtype=float))
+            for column in processed_data.columns
+        }
+        return {
+            column: self.get_distribution_class(name)
+            for column, name in self.fitted_distributions.items()
+        }
+
+
+class FittedMarginalsCopulaBackend(GaussianCopulaBackend):
+    """Gaussian Copula whose columns each get the distribution that fits them best."""
+
+    label = "Gaussian Copula (fitted marginals)"
+    synthesizer_class = _FittedMarginalsSynthesizer
+
+    @property
+    def fitted_distributions(self) -> dict[str, str]:
+        """Each modelled column's chosen shape; empty before a fit."""
+        synthesizer = self._synthesizer
+        return dict(getattr(synthesizer, "fitted_distributions", None) or {})
 
 
 @dataclass(frozen=True)
@@ -86,7 +143,8 @@ class AutoBackend(Backend):
     key = "auto"
     label = "Auto (best within a time budget)"
     description = (
-        "Tries Gaussian Copula, CTGAN and TVAE on part of your table within the time budget, "
+        "Tries Gaussian Copula (with one shape for all columns, and with each column's best "
+        "fitting shape), CTGAN and TVAE on part of your table within the time budget, "
         "and keeps the one whose rows best match the part held back."
     )
     params = (
@@ -150,7 +208,10 @@ class AutoBackend(Backend):
 
         train, holdout = _split(frame, self._settings["holdout_fraction"], seed)
         search = _Search(train, holdout, metadata, seed, clock, cancel)
-        trials = [search.trial(GaussianCopulaBackend())]
+        trials = [
+            search.trial(GaussianCopulaBackend()),
+            search.trial(FittedMarginalsCopulaBackend()),
+        ]
         copula_s = trials[0].fit_s if math.isfinite(trials[0].fit_s) else 0.0
         neural = (CTGANBackend, TVAEBackend)
         for index, backend_class in enumerate(neural):
@@ -185,6 +246,9 @@ class AutoBackend(Backend):
         params = winner.settings
         if epochs is not None:
             params["epochs"] = epochs
+        if isinstance(winner, FittedMarginalsCopulaBackend):
+            params.pop("default_distribution", None)
+            params["numerical_distributions"] = winner.fitted_distributions
         self._winner = winner
         self._choice = AutoChoice(winner.key, params, reason, _candidates(trials), clock.budget)
         clock.progress.advance(clock.total, f"Chose {winner.label}")
