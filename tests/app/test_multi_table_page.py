@@ -201,7 +201,8 @@ def test_related_tables_from_prose_are_seeded_and_amplified(
     shop_endpoint.enqueue(json_reply(PROPOSAL, usage=(1200, 700)))
     app.text_area(key="multi_prose").input(PROSE).run()
     app.button(key="multi_propose").click().run()
-    wait_until(app, lambda state: not state.multi.is_asking_llm, "the design")
+    # A job counts as done once a rerun has collected its result, not when its thread ends.
+    wait_until(app, lambda state: state.multi.design_job is None, "the design")
     design = workbench(app).multi.design
     assert design is not None, texts(app.error)
     assert design.table_names == ["customers", "orders"]
@@ -211,7 +212,7 @@ def test_related_tables_from_prose_are_seeded_and_amplified(
     app.number_input(key="multi_seed_rows").set_value(12).run()
     app.number_input(key="multi_amplify_scale").set_value(2.0).run()
     app.button(key="multi_seed_amplify").click().run()
-    wait_until(app, lambda state: not state.multi.is_asking_llm, "the seed and HMA")
+    wait_until(app, lambda state: state.multi.seed_job is None, "the seed and HMA")
     assert not app.exception, texts(app.exception)
     run = workbench(app).multi.run
     assert run is not None, texts(app.error)
