@@ -21,6 +21,7 @@ from pages.components.session import (
     RunningRowText,
     RunningVocabulary,
     WorkbenchState,
+    assign_vocabulary,
     get_state,
     replace_working_frame,
     working_frame,
@@ -32,7 +33,6 @@ from synth_core.hybrid.providers import (
     MAX_VOCABULARY_SIZE,
     ProviderLibrary,
     Vocabulary,
-    fill_column,
     write_vocabulary,
 )
 from synth_core.hybrid.row_text import RowTextRun, write_row_text
@@ -41,7 +41,7 @@ from synth_core.jobs import Job, JobState
 from synth_core.llm.client import LLMClient
 from synth_core.llm.settings import ENABLE_HINT, LLMSettings
 from synth_core.llm.usage import TokenBudget, UsageMeter
-from synth_core.metadata import FREE_TEXT_SDTYPE, VOCABULARY_SDTYPE
+from synth_core.metadata import FREE_TEXT_SDTYPE
 
 PROVIDER_DIR_ENV = "SYNTH_PROVIDER_DIR"
 DEFAULT_PROVIDER_DIR = Path.home() / ".synth_workbench" / "providers"
@@ -49,6 +49,10 @@ PREVIEW_TEXT_ROWS = 3
 PREVIEW_ROWS = 20
 NOT_CONFIGURED_HELP = "Configure an LLM endpoint first (sidebar: LLM endpoint)."
 NEW_COLUMN = "(a new column)"
+BUNDLED_SEED_HELP = (
+    "On a generation the values come from this seed and the run's seed, so the run bundle "
+    "fills the column again, and a run at scale fills each chunk with other values."
+)
 VALUE_COLUMNS = {
     "value": st.column_config.TextColumn("value", required=True),
     "weight": st.column_config.NumberColumn("weight", min_value=0.0, format="%.4f"),
@@ -252,12 +256,12 @@ def assign_section(state: WorkbenchState, vocabulary: Vocabulary) -> None:
         disabled=picked != NEW_COLUMN,
     )  # fmt: skip
     seed = seed_choice.number_input(
-        "Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key="assign_seed"
-    )
+        "Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key="assign_seed",
+        help=None if state.generation is None else BUNDLED_SEED_HELP,
+    )  # fmt: skip
     if st.button("Assign to column", key="assign_vocabulary"):
         column = new_name.strip() if picked == NEW_COLUMN else str(picked)
-        filled = fill_column(frame, column, vocabulary, int(seed))
-        replace_working_frame(state, filled, {column: VOCABULARY_SDTYPE})
+        assign_vocabulary(state, column, vocabulary, int(seed))
         state.hybrid.last_change = f"`{column}` filled from `{vocabulary.name}` in {label}"
         st.rerun()
 

@@ -191,7 +191,9 @@ def collect_regeneration(state: WorkbenchState) -> None:
         fitted_backend=bundle.backend,
     )
     table = _real_table(state, bundle, frame)
-    workspace.regenerated = adopt_generation(state, result, table, bundle.metadata).number
+    workspace.regenerated = adopt_generation(
+        state, result, table, bundle.metadata, vocabularies=bundle.vocabularies
+    ).number
 
 
 def _real_table(state: WorkbenchState, bundle: RunBundle, rows: pd.DataFrame) -> LoadedTable:
@@ -201,7 +203,8 @@ def _real_table(state: WorkbenchState, bundle: RunBundle, rows: pd.DataFrame) ->
     rows (or the regenerated ones) become the table that Evaluate compares against.
     """
     columns = list(bundle.metadata.columns)
-    if state.table is not None and set(state.table.frame.columns) == set(columns):
+    modelled = set(columns) - set(bundle.vocabularies)  # vocabulary columns were added after
+    if state.table is not None and modelled <= set(state.table.frame.columns) <= set(columns):
         return state.table
     reference = bundle.synthetic if bundle.synthetic is not None else rows
     name = str(bundle.manifest.get("table_name", bundle.metadata.table_name))

@@ -146,10 +146,7 @@ def generation_bundle(
     insights = state.insights
     backend = generation.result.fitted_backend
     if backend is None:
-        return None, (
-            "This run kept no trained model (e.g. its rows were changed or loaded), so there "
-            "is nothing to bundle. Generate again to make a bundle."
-        )
+        return None, no_bundle_reason(generation)
     report = generation_report(state, generation)
     assert insights.report is not None
     key = insights.report[0]  # the bundle holds the report, so it changes with it
@@ -163,8 +160,27 @@ def generation_bundle(
                 source=f"{generation.table.name} ({generation.table.source_format})",
                 report_html=report.decode("utf-8"),
                 real=generation.table.frame,
+                vocabularies=generation.vocabularies,
             )
         except BundleError as error:
             return None, error.user_message()
         insights.bundle = (key, data)
     return insights.bundle[1], None
+
+
+def no_bundle_reason(generation: Generation) -> str:
+    """Why a generation without a trained model has no run bundle, in the user's words."""
+    columns = generation.rewritten_columns
+    if not columns:
+        return (
+            "This run kept no trained model (e.g. its rows were changed or loaded), so there "
+            "is nothing to bundle. Generate again to make a bundle."
+        )
+    named = ", ".join(f"`{column}`" for column in columns)
+    it = "it" if len(columns) == 1 else "them"
+    return (
+        f"The rows were changed after generating: {named} "
+        f"{'was' if len(columns) == 1 else 'were'} written row by row (e.g. text from the LLM), "
+        f"and a bundle's model cannot write {it} again, so there is nothing to bundle. Export "
+        "the rows instead, or generate again (columns filled from a vocabulary can be bundled)."
+    )

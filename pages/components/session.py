@@ -18,12 +18,13 @@ from pages.components.compare_state import ComparisonWorkspace
 from pages.components.insights_state import BundleWorkspace, InsightsWorkspace
 from pages.components.multi_state import MultiWorkspace
 from synth_core.backends import CancelToken, ProgressCallback, ProgressUpdate
+from synth_core.bundle import VocabularyFill, fill_vocabularies
 from synth_core.demo_data import DEFAULT_DEMO, load_demo_dataset
 from synth_core.errors import SynthWorkbenchError
 from synth_core.evaluation import EvaluationResult, evaluate
 from synth_core.export import export_table
 from synth_core.hybrid.amplify import AmplifiedResult, sample_then_amplify
-from synth_core.hybrid.providers import Vocabulary
+from synth_core.hybrid.providers import Vocabulary, fill_column
 from synth_core.hybrid.row_text import RowTextRun
 from synth_core.hybrid.text_consistency import ConsistencyFlag
 from synth_core.io import LoadedTable
@@ -32,7 +33,7 @@ from synth_core.llm.design import TableDesign
 from synth_core.llm.rows import RowRun
 from synth_core.llm.settings import LLMSettings
 from synth_core.llm.usage import PriceTable, UsageMeter, UsageSnapshot
-from synth_core.metadata import TableMetadata, detect_metadata
+from synth_core.metadata import VOCABULARY_SDTYPE, TableMetadata, detect_metadata
 from synth_core.metadata_checks import MetadataWarning, metadata_warnings
 from synth_core.profile import profile_table
 from synth_core.workflow import (
@@ -61,6 +62,11 @@ class Generation:
     # LLM seed rows written like `table` and amplified (seed, and amplified vs seed and vs
     # `table`); None for any other run, or once the hybrid tools changed the synthetic rows.
     amplified: AmplifiedResult | None = field(default=None, repr=False, compare=False)
+    # Columns filled from a vocabulary after generating: its run bundle fills them again.
+    vocabularies: Mapping[str, VocabularyFill] = field(default_factory=dict, compare=False)
+    # Columns changed after generating in a way the model cannot redo (text the LLM wrote row
+    # by row): why the run has no bundle.
+    rewritten_columns: tuple[str, ...] = ()
 
     @property
     def added_columns(self) -> list[str]:
@@ -416,16 +422,22 @@ def adopt_generation(
     table: LoadedTable,
     metadata: TableMetadata,
     evaluation: EvaluationResult | None = None,
+    vocabularies: Mapping[str, VocabularyFill] | None = None,
 ) -> Generation:
     """Make rows made elsewhere (a comparison run, a run bundle) the current generation.
 
     It gets a new number, so Evaluate and Export show it afresh; `evaluation`, when given, is
-    kept as its evaluation instead of computing another.
+    kept as its evaluation instead of computing another. `vocabularies`: the columns of the
+    rows filled from a vocabulary (a run bundle's), so its own bundle fills them again.
     """
     _drop_evaluation_job(state)
     state.generations_started += 1
     generation = Generation(
-        number=state.generations_started, result=result, table=table, metadata=metadata
+        number=state.generations_started,
+        result=result,
+        table=table,
+        metadata=metadata,
+        vocabularies=dict(vocabularies or {}),
     )
     state.generation = generation
     state.last_outcome = None
@@ -591,14 +603,40 @@ def working_frame(state: WorkbenchState) -> tuple[pd.DataFrame, str] | None:
     return None
 
 
+def assign_vocabulary(
+    state: WorkbenchState, column: str, vocabulary: Vocabulary, seed: int
+) -> None:
+    """Fill `column` of `working_frame` from `vocabulary` and put the table back.
+
+    On a generation the values are drawn as its run bundle draws them again (from the run's
+    seed and `seed`), so the generation keeps its model and stays bundleable.
+    """
+    target = working_frame(state)
+    assert target is not None
+    frame, generation = target[0], state.generation
+    if generation is None:
+        filled = fill_column(frame, column, vocabulary, seed)
+        replace_working_frame(state, filled, {column: VOCABULARY_SDTYPE})
+        return
+    fills = {column: VocabularyFill(vocabulary, seed)}
+    filled = fill_vocabularies(frame, fills, int(generation.result.request.seed))
+    replace_working_frame(state, filled, {column: VOCABULARY_SDTYPE}, vocabularies=fills)
+
+
 def replace_working_frame(
-    state: WorkbenchState, frame: pd.DataFrame, sdtypes: Mapping[str, str] | None = None
+    state: WorkbenchState,
+    frame: pd.DataFrame,
+    sdtypes: Mapping[str, str] | None = None,
+    *,
+    vocabularies: Mapping[str, VocabularyFill] | None = None,
 ) -> None:
     """Put a changed copy of `working_frame` back where it came from.
 
     `sdtypes` describes the columns the change wrote (added or replaced), so the metadata the
     table is evaluated and exported with knows them. A changed generation gets a new number,
-    so its evaluation and export are made afresh.
+    so its evaluation and export are made afresh. `vocabularies` says which of those columns
+    were filled from a vocabulary as a run bundle fills them (see `assign_vocabulary`): a
+    generation changed only there keeps its model, so its bundle regenerates the new rows.
     """
     written = dict(sdtypes or {})
     generation = state.generation
@@ -606,15 +644,28 @@ def replace_working_frame(
         metadata = generation.metadata
         for column, sdtype in written.items():
             metadata = metadata.with_column(column, sdtype)
+        fills = dict(vocabularies or {})
+        rewritten = [column for column in written if column not in fills]
+        # Updating in place keeps a refilled column where it was in the bundle's fill order.
+        recorded = {**generation.vocabularies, **fills}
+        for column in rewritten:
+            recorded.pop(column, None)
+        vocabulary_only = bool(fills) and not rewritten
+        backend = generation.result.fitted_backend if vocabulary_only else None
         _drop_evaluation_job(state)
         state.generations_started += 1
         state.generation = replace(
             generation,
             number=state.generations_started,
-            # The model no longer makes these rows: a bundle of it would regenerate other ones.
-            result=replace(generation.result, synthetic=frame, fitted_backend=None),
+            # Once the model no longer makes these rows, a bundle would regenerate other ones.
+            result=replace(generation.result, synthetic=frame, fitted_backend=backend),
             metadata=metadata,
             amplified=None,  # its comparisons were of the rows before this change
+            vocabularies=recorded,
+            rewritten_columns=(
+                *generation.rewritten_columns,
+                *(c for c in rewritten if c not in generation.rewritten_columns),
+            ),
         )
         state.export_key = None
         return

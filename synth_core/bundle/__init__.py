@@ -1,4 +1,4 @@
-"""Run bundles: one signed zip with what regenerates a run's rows (fitted model, metadata, seed).
+"""Run bundles: one signed zip with what regenerates a run's rows (model, metadata, seed, vocabularies).
 
 A bundle holds a pickled model, and loading a pickle can run code: one this installation did not
 sign is loaded only when the user says they trust it.
@@ -30,6 +30,7 @@ from synth_core.bundle.archive import (
     REPORT,
     SIGNATURE,
     SYNTHESIZER,
+    VOCABULARIES,
     read_members,
     zipped,
 )
@@ -37,6 +38,7 @@ from synth_core.bundle.manifest import (
     APP_NAME,
     CHUNK_SEED_KEY,
     VERSIONED,
+    VOCABULARY_SEED_KEY,
     build_manifest,
     changed_versions,
     check_checksums,
@@ -53,8 +55,17 @@ from synth_core.bundle.signing import (
     signing_key,
     signing_key_path,
 )
+from synth_core.bundle.vocabularies import (
+    VocabularyFill,
+    bundled_fills,
+    fill_vocabularies,
+    vocabularies_member,
+    vocabularies_of,
+    vocabulary_seed,
+)
 from synth_core.errors import BundleError
 from synth_core.hybrid.pii import replace_pii
+from synth_core.hybrid.providers import Vocabulary
 from synth_core.metadata import TableMetadata
 
 if TYPE_CHECKING:
@@ -78,11 +89,16 @@ __all__ = [
     "SIGNATURE",
     "SYNTHESIZER",
     "VERSIONED",
+    "VOCABULARIES",
+    "VOCABULARY_SEED_KEY",
     "RunBundle",
+    "VocabularyFill",
     "chunk_seed",
+    "fill_vocabularies",
     "read_bundle",
     "regenerate",
     "signing_key_path",
+    "vocabulary_seed",
     "write_bundle",
 ]
 
@@ -99,6 +115,8 @@ class RunBundle:
     trusted_signature: bool  # True: signed by this installation's key
     # Keyed digests of the real PII values, per column: usable only with the key that wrote them.
     pii_guard: Mapping[str, Container[str]] | None = field(default=None, repr=False)
+    # Columns filled from a vocabulary after sampling, in the order `regenerate` fills them.
+    vocabularies: Mapping[str, VocabularyFill] = field(default_factory=dict)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -140,11 +158,15 @@ def write_bundle(
     design_json: str | None = None,
     include_data: bool = True,
     real: pd.DataFrame | None = None,
+    vocabularies: Mapping[str, VocabularyFill | Vocabulary] | None = None,
 ) -> bytes:
     """The run as a signed zip (bytes): manifest, metadata, fitted model, rows, report.
 
     `real` (default: `generation.real`) is the table the model learned; only keyed digests of
     its PII values are kept, so regeneration here avoids them exactly as the original run did.
+    `vocabularies`: the columns filled from a vocabulary after generating (as
+    `fill_vocabularies` fills them with the run's seed; a plain `Vocabulary` with fill seed 0),
+    so `regenerate` fills them again.
     """
     if not backend.is_fitted:
         raise BundleError(
@@ -159,13 +181,16 @@ def write_bundle(
         members[DATA] = generation.synthetic.to_csv(index=False).encode("utf-8")
     if report_html is not None:
         members[REPORT] = report_html.encode("utf-8")
+    fills = bundled_fills(vocabularies or {}, generation.synthetic, int(generation.request.seed))
+    if fills:
+        members[VOCABULARIES] = vocabularies_member(fills)
     real = real if real is not None else generation.real
     if real is not None and generation.request.faker_locale is not None:
         guard = pii_guard(real, metadata, key)
         if guard:
             members[PII_GUARD] = json.dumps({"columns": guard}).encode("utf-8")
     manifest = build_manifest(
-        generation, metadata, backend, real_rows, source, design_json, members
+        generation, metadata, backend, real_rows, source, design_json, members, list(fills)
     )
     members = {MANIFEST: json.dumps(manifest, indent=2, default=str).encode("utf-8"), **members}
     _refuse_secrets(members, backend)
@@ -194,6 +219,7 @@ def read_bundle(data: bytes, *, trust: bool = False) -> RunBundle:
     guard = None
     if trusted and key is not None and PII_GUARD in members:
         guard = guard_from(members[PII_GUARD], key)
+    fills = vocabularies_of(members[VOCABULARIES]) if VOCABULARIES in members else {}
     return RunBundle(
         manifest=manifest,
         metadata=metadata_of(members[METADATA]),
@@ -202,6 +228,7 @@ def read_bundle(data: bytes, *, trust: bool = False) -> RunBundle:
         report_html=members[REPORT].decode("utf-8") if REPORT in members else None,
         trusted_signature=trusted,
         pii_guard=guard,
+        vocabularies=fills,
     )
 
 
@@ -213,9 +240,10 @@ def regenerate(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> pd.DataFrame:
-    """`num_rows` new rows from the bundle's model and `seed`, PII refilled as in the original run.
+    """`num_rows` new rows from the bundle's model and `seed`, refilled as the original run was.
 
-    The same `num_rows` and seed as the original run give the original rows.
+    PII columns get Faker values, then vocabulary columns values drawn with seeds derived from
+    `seed`. The same `num_rows` and seed as the original run give the original rows.
     """
     if bundle.backend is None:
         raise BundleError(
@@ -224,18 +252,19 @@ def regenerate(
         )
     rows = bundle.backend.sample(num_rows, seed=seed, progress=progress, cancel=cancel)
     locale = bundle.manifest.get("faker_locale")
-    if locale is None:
-        return rows
-    # As workflow.generate does, with digests of the real values standing in for the table.
-    return replace_pii(
-        rows,
-        bundle.metadata,
-        locale=locale,
-        seed=int(seed),
-        real=None,
-        consistent=bool(bundle.manifest.get("consistent_pii")),
-        avoid=bundle.pii_guard,
-    )
+    if locale is not None:
+        # As workflow.generate does, with digests of the real values standing in for the table.
+        rows = replace_pii(
+            rows,
+            bundle.metadata,
+            locale=locale,
+            seed=int(seed),
+            real=None,
+            consistent=bool(bundle.manifest.get("consistent_pii")),
+            avoid=bundle.pii_guard,
+        )
+    # After PII, as on the Hybrid tools page: a vocabulary may fill a column Faker filled.
+    return fill_vocabularies(rows, bundle.vocabularies, int(seed))
 
 
 def _refuse_secrets(members: Mapping[str, bytes], backend: Backend) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from importlib import resources
@@ -24,6 +24,7 @@ from synth_core.bundle.archive import (
     PII_GUARD,
     REPORT,
     SYNTHESIZER,
+    VOCABULARIES,
 )
 from synth_core.errors import BundleError
 from synth_core.hybrid.pii import pii_columns
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 APP_NAME = "Synth Workbench"
 CHUNK_SEED_KEY = 2  # derive_seed(seed, 0, …): sampling batches; (seed, 1, …): column generators
+VOCABULARY_SEED_KEY = 3  # derive_seed(seed, 3, fill seed, column key): vocabulary-filled columns
 VERSIONED = ("sdv", "sdmetrics", "rdt", "ctgan", "copulas", "pandas", "numpy", "torch", "faker")
 _PICKLE_LIBRARIES = ("sdv", "rdt", "ctgan", "copulas", "pandas", "numpy", "torch")
 
@@ -46,6 +48,7 @@ def build_manifest(
     source: str,
     design_json: str | None,
     members: Mapping[str, bytes],
+    vocabulary_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     request, synthetic = generation.request, generation.synthetic
     manifest: dict[str, Any] = {
@@ -71,16 +74,22 @@ def build_manifest(
         "epochs_run": generation.epochs_run,
         "stopped_reason": generation.stopped_reason,
         # What a chunked regeneration needs: chunk i samples with chunk_seed(seed, i), then
-        # refills the PII columns with the same locale and that chunk's seed.
+        # refills the PII columns with the same locale and that chunk's seed, then the
+        # vocabulary columns with seeds derived from that chunk's seed.
         "sampling": {
             "batch_rows": backend.sample_batch_rows,
             "max_rows_per_call": backend.max_rows,
             "chunk_seed": f"derive_seed(seed, {CHUNK_SEED_KEY}, chunk_index)",
+            "vocabulary_seed": (
+                f"derive_seed(seed, {VOCABULARY_SEED_KEY}, fill_seed, first 8 bytes of "
+                "sha256(column name) as a big-endian integer)"
+            ),
         },
         "synthesizer": _checksum(members, SYNTHESIZER, format="pickle"),
         "data": _checksum(members, DATA, rows=len(synthetic)),
         "report": _checksum(members, REPORT),
         "pii_guard": _checksum(members, PII_GUARD),
+        "vocabularies": _checksum(members, VOCABULARIES, columns=list(vocabulary_columns)),
     }
     choice = getattr(backend, "choice", None)  # Auto: which backend it kept, and why
     if choice is not None:
@@ -151,7 +160,16 @@ def manifest_of(members: Mapping[str, bytes]) -> dict[str, Any]:
 
 
 def check_checksums(manifest: Mapping[str, Any], members: Mapping[str, bytes]) -> None:
-    for entry_name in ("synthesizer", "data", "report", "pii_guard"):
+    vocabularies = manifest.get("vocabularies")
+    listed = isinstance(vocabularies, dict) and vocabularies.get("member") == VOCABULARIES
+    if VOCABULARIES in members and not listed:
+        # It changes the regenerated rows, so it must be one the manifest vouches for.
+        raise BundleError(
+            f"The bundle's {VOCABULARIES} is not listed in its manifest: the bundle is damaged "
+            "or was changed.",
+            "Write the bundle again from the workbench.",
+        )
+    for entry_name in ("synthesizer", "data", "report", "pii_guard", "vocabularies"):
         entry = manifest.get(entry_name)
         if not isinstance(entry, dict) or entry.get("member") not in members:
             continue

@@ -51,6 +51,7 @@ def hybrid_responder(request: RecordedRequest) -> Reply:
 @pytest.fixture()
 def endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeOpenAIServer]:
     monkeypatch.setenv("SYNTH_PROVIDER_DIR", str(tmp_path / "providers"))
+    monkeypatch.setenv("SYNTH_WORKBENCH_HOME", str(tmp_path / "home"))  # Export signs bundles
     with FakeOpenAIServer(hybrid_responder) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_MODEL", server.model)
@@ -214,12 +215,11 @@ def test_vocabulary_fills_the_last_generation_not_the_real_table(
     assert any("`drug` (categorical)" in text for text in texts(app.caption)), texts(app.caption)
     assert "drug" not in set(evaluation.column_shapes["Column"])
 
-    # The model no longer makes these rows, so Export offers no bundle that would make others.
+    # The model still makes these rows and the bundle refills the vocabulary column.
     app.switch_page(EXPORT_PAGE).run()
     _no_exception(app)
-    assert after.result.fitted_backend is None
-    assert not [b for b in app.get("download_button") if b.proto.label == "Run bundle (zip)"]
-    assert any("rows were changed" in text for text in texts(app.info)), texts(app.info)
+    assert after.result.fitted_backend is before.result.fitted_backend
+    assert [b for b in app.get("download_button") if b.proto.label == "Run bundle (zip)"]
 
 
 def test_a_vocabulary_replacing_a_generated_column_is_scored_as_categorical(
@@ -270,3 +270,9 @@ def test_text_written_for_a_generation_is_described_as_free_text(
     _no_exception(app)
     assert workbench(app).evaluation is not None
     assert any("`note` (free text)" in text for text in texts(app.caption)), texts(app.caption)
+
+    # The model cannot write the texts again: no bundle, and Export says why.
+    app.switch_page(EXPORT_PAGE).run()
+    _no_exception(app)
+    assert not [b for b in app.get("download_button") if b.proto.label == "Run bundle (zip)"]
+    assert any("`note` was written row by row" in text for text in texts(app.info)), texts(app.info)
