@@ -112,8 +112,8 @@ def replace_pii(
     """A copy of `synthetic` whose PII columns (see `pii_columns`) hold fresh Faker values.
 
     Values come from Faker in `locale`, seeded by `seed`, so the same call gives the same
-    output. A fake value never equals a value the column had in `synthetic`, nor in `real`
-    when given (compared ignoring case and surrounding spaces). Missing values stay missing.
+    output. A fake value never equals a value the column had in `real` (or, when neither `real`
+    nor `avoid` is given for it, in `synthetic`), compared ignoring case and surrounding spaces. Missing values stay missing.
     With `consistent`, every distinct value maps to one fake value (and distinct values to
     distinct fakes where the provider allows), derived from the value and `seed`: keep the
     seed private when the input held real values, since it is the key of that mapping.
@@ -126,10 +126,15 @@ def replace_pii(
         if column not in result.columns:
             continue
         values = result[column]
-        forbidden = set(map(_normalised, values.dropna()))
+        forbidden: set[str] = set()
+        extra = (avoid or {}).get(column)
         if real is not None and column in real.columns:
             forbidden.update(map(_normalised, real[column].dropna()))
-        extra = (avoid or {}).get(column)
+        elif extra is None:
+            # The real values are unknown: the sampled ones may be real, so none is drawn again.
+            # Where they are known, the sampled ones need not be avoided: on millions of rows
+            # they would use up a small provider (e.g. first names).
+            forbidden.update(map(_normalised, values.dropna()))
         if extra is not None:
             forbidden = _Forbidden(forbidden, extra)
         maker = _value_maker(faker, metadata.sdtype(column), values)
