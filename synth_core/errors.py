@@ -85,6 +85,10 @@ class UntrustedBundleError(BundleError):
     """A run bundle was not signed by this installation, and the user has not said to trust it."""
 
 
+class ScaleError(SynthWorkbenchError):
+    """A generation at scale cannot start, continue or finish (folder, cluster, disk, parts)."""
+
+
 class LLMError(SynthWorkbenchError):
     """Something went wrong talking to the LLM endpoint or reading its reply."""
 

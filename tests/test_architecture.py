@@ -54,6 +54,7 @@ LAYERS: list[set[str]] = [
     # summary_advice: the summary's "what to try next"
     {"plots", "export", "hybrid", "summary", "summary_advice", "multitable"},
     {"comparison", "report", "bundle"},  # the shoot-out and what it hands to stakeholders
+    {"scale"},  # generation at scale: a bundle's rows in chunks, here or on Dask
     {"cli", "__main__"},
 ]
 # synth_core/hybrid/ and synth_core/multitable/ span layers: a submodule listed above as

@@ -40,6 +40,12 @@ from synth_core.cli.multitable import (
     run_generate_multi,
 )
 from synth_core.cli.report import data_card, stakeholder_report
+from synth_core.cli.scale import (
+    add_scale_options,
+    refuse_without_bundle,
+    run_scaled_from_bundle,
+    wants_scaled_run,
+)
 from synth_core.errors import SynthWorkbenchError
 from synth_core.hybrid.pii import check_locale, replace_pii
 from synth_core.io import LoadedTable
@@ -89,7 +95,8 @@ def add_parser(commands: Any) -> None:
     gen.add_argument(
         "--out",
         required=True,
-        help="output file, format from its extension; for related tables a folder (or .zip)",
+        help="output file, format from its extension; for related tables a folder (or .zip); "
+        "with --bundle, a folder gets part files and a manifest (generation at scale)",
     )
     gen.add_argument("--epochs", type=positive_int, help="training epochs (CTGAN, TVAE, CopulaGAN)")
     gen.add_argument(
@@ -130,6 +137,7 @@ def add_parser(commands: Any) -> None:
         help="load a bundle another installation wrote (loading one can run code: only do "
         "this for bundles from people you trust)",
     )
+    add_scale_options(gen)
     add_llm_options(gen, budget_dest="token_budget")
     add_multi_options(gen)
     gen.set_defaults(handler=run_generate)
@@ -138,6 +146,7 @@ def add_parser(commands: Any) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     if args.bundle is not None:
         return _run_from_bundle(args)
+    refuse_without_bundle(args)
     if args.input is None:
         raise SynthWorkbenchError(
             "Nothing to generate from.",
@@ -281,6 +290,8 @@ def _run_from_bundle(args: argparse.Namespace) -> int:
             f"{', '.join(given)} only apply when fitting on INPUT.",
             "A bundle already holds its fitted synthesizer and settings: leave them out.",
         )
+    if wants_scaled_run(args):
+        return run_scaled_from_bundle(args)
     _check_one_table_options(args)
     out = Path(args.out)
     format_key = output_format(out)

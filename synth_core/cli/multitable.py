@@ -68,7 +68,8 @@ def add_multi_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         dest="multi_format",
         choices=MULTI_FORMATS,
-        help="file format of each table written to the --out folder (default csv)",
+        help="file format of each table written to the --out folder (default csv); with "
+        "--bundle, of each part file (default parquet)",
     )
     multi.add_argument(
         "--force",
