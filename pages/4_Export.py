@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.components.report_export import generation_bundle, generation_report
+from pages.components.scale_section import scale_section
 from pages.components.session import (
     Generation,
     WorkbenchState,
@@ -99,6 +100,11 @@ def report_download(state: WorkbenchState, generation: Generation) -> None:
     )
 
 
+def bundle_filename(generation: Generation) -> str:
+    """The run bundle's file name: the download's, and the one the scale command names."""
+    return f"{generation.table.name}_run.zip"
+
+
 def bundle_download(state: WorkbenchState, generation: Generation) -> None:
     st.subheader("Run bundle")
     st.caption(
@@ -113,7 +119,7 @@ def bundle_download(state: WorkbenchState, generation: Generation) -> None:
     st.download_button(
         "Run bundle (zip)",
         data=data,
-        file_name=f"{generation.table.name}_run.zip",
+        file_name=bundle_filename(generation),
         mime="application/zip",
         key="download_bundle",
         on_click="ignore",
@@ -132,5 +138,6 @@ if require_generation(state):
         metadata_download(generation)
         report_download(state, generation)
         bundle_download(state, generation)
+        scale_section(state, generation, bundle_filename(generation))
     except SynthWorkbenchError as error:
         st.error(error.user_message())

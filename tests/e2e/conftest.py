@@ -137,12 +137,18 @@ def _streamlit_server(log_path: Path, extra_env: Mapping[str, str] | None = None
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def workbench_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline app's home: bundles are signed with a key made for this run, never the
+    developer's own; a command run on a bundle it wrote needs the same home to trust it."""
+    return tmp_path_factory.mktemp("workbench_home")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, workbench_home: Path) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     # No LLM endpoint: the offline workbench, whatever the developer's shell has set.
     offline = {name: "" for name in LLM_ENVIRONMENT}
-    # Bundles are signed with a key made for this run, never the developer's own.
-    offline["SYNTH_WORKBENCH_HOME"] = str(tmp_path_factory.mktemp("workbench_home"))
+    offline["SYNTH_WORKBENCH_HOME"] = str(workbench_home)
     with _streamlit_server(log_path, offline) as url:
         yield url
 
