@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test test-fast lint format bench fidelity clean
+.PHONY: run test test-fast lint format bench fidelity bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+$(VENV)/.runtime-installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
@@ -48,6 +49,11 @@ bench: $(VENV)/.dev-installed
 # About 30 minutes on 2 cores; e.g. FIDELITY_ARGS="--quick" or "--repeats 3 --json-out f.json".
 fidelity: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_fidelity $(FIDELITY_ARGS)
+
+# Generation at scale (issue #7): about 10 minutes on 2 cores; e.g. SCALE_ARGS="--quick", or
+# "--repeats 3,3 --quiet-cores 0.5" as in docs/BENCHMARKS.md.
+bench-scale: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.bench_scale $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
