@@ -169,9 +169,12 @@ class AutoBackend(Backend):
         seed: int,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        batch_rows: int | None = None,
     ) -> pd.DataFrame:
         # The winner checks the row count against its own limit and reports its own batches.
-        return self._fitted_winner().sample(num_rows, seed=seed, progress=progress, cancel=cancel)
+        return self._fitted_winner().sample(
+            num_rows, seed=seed, progress=progress, cancel=cancel, batch_rows=batch_rows
+        )
 
     def _sample(self, num_rows: int, *, seed: int) -> pd.DataFrame:
         return self._fitted_winner().sample(num_rows, seed=seed)

@@ -159,9 +159,16 @@ class Backend(ABC):
         seed: int,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        batch_rows: int | None = None,
     ) -> pd.DataFrame:
+        """`num_rows` rows in seeded batches of `batch_rows` (default `sample_batch_rows`).
+
+        The batch size is part of what the rows are: the same seed and batch size give the same
+        rows. Fewer, larger batches are faster; smaller ones report progress and cancel sooner.
+        """
         num_rows = check_num_rows(num_rows, self.max_rows)
         seed = check_seed(seed)
+        batch = self.sample_batch_rows if batch_rows is None else max(int(batch_rows), 1)
         if not self._fitted:
             raise NotFittedError(
                 f"The {self.label} synthesizer has not learned a table yet.",
@@ -176,7 +183,7 @@ class Backend(ABC):
             self._begin_sampling(seed)
             while done < num_rows:
                 cancel.raise_if_cancelled()
-                size = min(self.sample_batch_rows, num_rows - done)
+                size = min(batch, num_rows - done)
                 batches.append(self._sample(size, seed=derive_seed(seed, 0, len(batches))))
                 done += size
                 stage.advance(done, f"Generated {done:,} of {num_rows:,} rows")

@@ -239,18 +239,22 @@ def regenerate(
     *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    batch_rows: int | None = None,
 ) -> pd.DataFrame:
     """`num_rows` new rows from the bundle's model and `seed`, refilled as the original run was.
 
     PII columns get Faker values, then vocabulary columns values drawn with seeds derived from
-    `seed`. The same `num_rows` and seed as the original run give the original rows.
+    `seed`. The same `num_rows` and seed as the original run give the original rows; a
+    `batch_rows` other than the model's default (the original run's) gives other ones.
     """
     if bundle.backend is None:
         raise BundleError(
             "This bundle holds no fitted model, so it cannot make rows by itself.",
             bundle.manifest.get("regeneration_note", ""),
         )
-    rows = bundle.backend.sample(num_rows, seed=seed, progress=progress, cancel=cancel)
+    rows = bundle.backend.sample(
+        num_rows, seed=seed, progress=progress, cancel=cancel, batch_rows=batch_rows
+    )
     locale = bundle.manifest.get("faker_locale")
     if locale is not None:
         # As workflow.generate does, with digests of the real values standing in for the table.

@@ -63,7 +63,7 @@ def test_each_part_is_its_chunk_of_the_bundle_with_keys_unique_over_the_run(
     assert rows["visit_id"].iloc[[0, -1]].tolist() == ["sdv-id-0000000000", "sdv-id-0000004999"]
     # Part 2 = the bundle's model sampled with chunk 2's seed, PII refilled, keys from row 2,000.
     part = rows.iloc[2 * CHUNK : 3 * CHUNK].reset_index(drop=True)
-    expected = regenerate(bundle, CHUNK, chunk_seed(BUNDLE_SEED, 2))
+    expected = regenerate(bundle, CHUNK, chunk_seed(BUNDLE_SEED, 2), batch_rows=CHUNK)
     pd.testing.assert_frame_equal(
         part.drop(columns="visit_id"), expected.drop(columns="visit_id"), check_dtype=False
     )
@@ -236,3 +236,10 @@ def test_a_small_pii_provider_fills_large_chunks_and_never_repeats_a_real_value(
     names = set(rows["first_name"])
     assert len(names) > 500
     assert not names & {"James", "Mary", "John", "Linda", "Robert"}
+    # A chunk is one model call of all its rows (not the default batches of 10,000).
+    loaded = read_bundle(bundle)
+    one_call = regenerate(loaded, 30_000, chunk_seed(3, 1), batch_rows=30_000)
+    batched = regenerate(loaded, 30_000, chunk_seed(3, 1))
+    second = rows.iloc[30_000:].reset_index(drop=True).drop(columns="visit_id")
+    pd.testing.assert_frame_equal(second, one_call.drop(columns="visit_id"), check_dtype=False)
+    assert not second.equals(batched.drop(columns="visit_id"))
