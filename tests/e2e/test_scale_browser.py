@@ -44,9 +44,12 @@ def test_the_export_command_runs_on_the_downloaded_bundle_on_two_workers(
     download.save_as(tmp_path / download.suggested_filename)
 
     page.get_by_role("heading", name="Generate at scale").wait_for()
+    # Each input reruns the page: one change at a time, each seen in the command before the next.
+    code = page.get_by_test_id("stCode")
     _set_number(page, "Rows", ROWS)
+    code.filter(has_text=f"--rows {ROWS}").wait_for()
     _set_number(page, "Workers", 2)
-    code = page.get_by_test_id("stCode").filter(has_text=f"--rows {ROWS}")
+    code = code.filter(has_text=f"--rows {ROWS}").filter(has_text="--workers 2")
     code.wait_for()
     command = shlex.split(code.inner_text().strip())
     assert command[:4] == ["python", "-m", "synth_core", "generate"], command
