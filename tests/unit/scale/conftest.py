@@ -10,11 +10,17 @@ import pytest
 
 from synth_core.bundle import HOME_ENV, write_bundle
 from synth_core.metadata import detect_metadata
+from synth_core.scale import read_run_manifest
 from synth_core.workflow import GenerationRequest, generate
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "clinic_visits.csv"
 BUNDLE_SEED = 11
+
+
+def sha256s(out: Path) -> list[str]:
+    """The run's part checksums as its manifest lists them, in part order."""
+    return [part["sha256"] for part in read_run_manifest(out)["parts"]]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,6 +10,7 @@ from synth_core.cli import EXIT_USER_ERROR, main
 from synth_core.cli import scale as cli_scale
 from synth_core.cli.scale import progress_text
 from synth_core.scale import ScaleProgress, read_run_manifest, run_scaled, verify_output
+from tests.unit.scale.conftest import sha256s
 
 
 @pytest.fixture
@@ -22,10 +23,6 @@ def bundle_file(bundle_bytes: bytes, tmp_path: Path) -> Path:
 def generate(bundle: Path, out: Path, *extra: str) -> int:
     args = ["generate", "--bundle", str(bundle), "--rows", "3000", "--out", str(out)]
     return main([*args, "--chunk-rows", "1000", "--workers", "0", *extra])
-
-
-def sha256s(out: Path) -> list[str]:
-    return [part["sha256"] for part in read_run_manifest(out)["parts"]]
 
 
 def test_a_folder_gets_parts_a_manifest_and_a_progress_line(

@@ -26,6 +26,7 @@ from synth_core.scale import (
     run_scaled,
     verify_output,
 )
+from tests.unit.scale.conftest import sha256s
 
 pytestmark = pytest.mark.slow
 ROWS, CHUNK = 12_000, 1_000  # 12 parts: enough left to do when a worker is killed after one
@@ -36,10 +37,6 @@ def scaled(bundle: bytes, out: Path, **changes: object) -> ScaleRequest:
     return ScaleRequest(
         bundle=bundle, bundle_name="run.zip", out_dir=out, **{**settings, **changes}
     )
-
-
-def sha256s(out: Path) -> list[str]:
-    return [part["sha256"] for part in read_run_manifest(out)["parts"]]
 
 
 def worker_pids(client: Client) -> dict[str, int]:

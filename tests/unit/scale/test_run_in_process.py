@@ -25,7 +25,7 @@ from synth_core.scale import (
     verify_output,
 )
 from synth_core.workflow import GenerationRequest, GenerationResult, generate
-from tests.unit.scale.conftest import BUNDLE_SEED
+from tests.unit.scale.conftest import BUNDLE_SEED, sha256s
 
 ROWS, CHUNK = 5_000, 1_000
 
@@ -35,10 +35,6 @@ def scaled(bundle: bytes, out: Path, **changes: object) -> ScaleRequest:
     return ScaleRequest(
         bundle=bundle, bundle_name="run.zip", out_dir=out, **{**settings, **changes}
     )
-
-
-def sha256s(out: Path) -> list[str]:
-    return [part["sha256"] for part in read_run_manifest(out)["parts"]]
 
 
 @pytest.fixture(scope="module")
