@@ -14,6 +14,7 @@ from synth_core.backends.base import (
     ProgressCallback,
     ProgressUpdate,
 )
+from synth_core.backends.cart import CARTBackend
 from synth_core.backends.llm import LLMBackend
 from synth_core.backends.sdv import (
     CopulaGANBackend,
@@ -28,11 +29,15 @@ BACKENDS: dict[str, type[Backend]] = {
     "ctgan": CTGANBackend,
     "tvae": TVAEBackend,
     "copulagan": CopulaGANBackend,
+    "cart": CARTBackend,
     "auto": AutoBackend,
     "llm": LLMBackend,
 }
 
-DEFAULT_BACKEND = "gaussian_copula"
+# The workbench's default: the most faithful backend the time budget allows (issue #8).
+DEFAULT_BACKEND = "auto"
+# Scripts (the CLI) and LLM-seed amplification want a quick, predictable fit instead.
+SCRIPT_DEFAULT_BACKEND = "gaussian_copula"
 
 
 def create_backend(key: str, **params: Any) -> Backend:
@@ -50,6 +55,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
     "MAX_SEED",
+    "SCRIPT_DEFAULT_BACKEND",
     "AutoChoice",
     "Backend",
     "CancelToken",

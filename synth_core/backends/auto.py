@@ -1,6 +1,7 @@
-"""Auto: try Gaussian Copula (two ways), CTGAN and TVAE within a time budget; keep the best.
+"""Auto: try Gaussian Copula (two ways), decision trees, CTGAN and TVAE within a time budget.
 
-Each candidate learns most of the sample and is scored on the rest (sdmetrics' quality score).
+Each candidate learns most of the sample and is scored on the rest (sdmetrics' quality score);
+the best one that does not copy the rows it learned from is kept.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,8 +27,11 @@ from synth_core.backends.base import (
     ProgressUpdate,
     StageProgress,
 )
+from synth_core.backends.cart import CARTBackend
 from synth_core.backends.sdv import CTGANBackend, GaussianCopulaBackend, TVAEBackend
 from synth_core.errors import BackendError, EvaluationError, NotFittedError
+from synth_core.evaluation import exact_copy_rate
+from synth_core.privacy.samples import key_and_pii_columns
 from synth_core.scoring import quality_score
 
 if TYPE_CHECKING:
@@ -40,7 +45,11 @@ SAME_SCORE = 0.005  # scores this close count as a tie, which the faster candida
 # Shapes a fitted-marginals copula picks from; gaussian_kde is left out: it samples very slowly.
 MARGINAL_DISTRIBUTIONS = ("beta", "truncnorm", "norm", "gamma", "uniform")
 MARGINAL_FIT_VALUES = 2_000  # a column's distribution is chosen on at most this many values
-CANDIDATE_COLUMNS = ["Backend", "Validation quality", "Fit s", "Epochs", "Status"]
+# A candidate "copies" when more of its rows repeat a training row than the privacy check's pass
+# line allows, and more than real unseen rows do by the check's slack for the data's own repeats.
+COPY_PASS_RATE = 0.05
+COPY_SLACK = 0.10
+CANDIDATE_COLUMNS = ["Backend", "Validation quality", "Copies", "Fit s", "Epochs", "Status"]
 _BUDGET = "About how long Auto may spend trying backends and training the one it keeps."
 _HOLDOUT = "Part of the table the candidates do not learn from; each is scored on it."
 
@@ -115,6 +124,8 @@ class _Trial:
     epochs: int | None = None
     status: str = "tried"
     score_s: float = 0.0  # sampling and scoring on the held-out rows
+    copies: float = math.nan  # share of its rows that repeat a training row
+    copies_too_often: bool = False
 
 
 class _Clock:
@@ -144,8 +155,9 @@ class AutoBackend(Backend):
     label = "Auto (best within a time budget)"
     description = (
         "Tries Gaussian Copula (with one shape for all columns, and with each column's best "
-        "fitting shape), CTGAN and TVAE on part of your table within the time budget, "
-        "and keeps the one whose rows best match the part held back."
+        "fitting shape), decision trees, CTGAN and TVAE on part of your table within the time "
+        "budget, and keeps the one whose rows best match the part held back without copying "
+        "the rows it learned from."
     )
     params = (
         ParamSpec("time_budget_s", "Time budget (s)", "float", 60.0, 5.0, 86_400.0, help=_BUDGET),
@@ -214,6 +226,7 @@ class AutoBackend(Backend):
         trials = [
             search.trial(GaussianCopulaBackend()),
             search.trial(FittedMarginalsCopulaBackend()),
+            search.trial(CARTBackend()),
         ]
         copula_s = trials[0].fit_s if math.isfinite(trials[0].fit_s) else 0.0
         neural = (CTGANBackend, TVAEBackend)
@@ -280,13 +293,36 @@ class _Search:
                 min(len(holdout), MAX_SCORING_ROWS), seed=seed, cancel=self.cancel
             )
             score = quality_score(holdout, rows, self.metadata)
+            copies = self.copy_rate(rows)
         except (BackendError, EvaluationError) as error:
             return _Trial(backend, status=f"failed: {error.message}")
         status = "tried"
         if getattr(backend, "stopped_at_time_limit", False):
             status = "tried, stopped at the time limit"
         score_s = time.perf_counter() - started
-        return _Trial(backend, score, report.seconds, report.epochs_run, status, score_s)
+        trial = _Trial(backend, score, report.seconds, report.epochs_run, status, score_s, copies)
+        allowed = max(COPY_PASS_RATE, self.real_copy_rate + COPY_SLACK)
+        if copies > allowed:
+            trial.copies_too_often = True
+            trial.status += (
+                f", not kept: {copies:.0%} of its rows copy a training row "
+                f"(real unseen rows: {self.real_copy_rate:.0%})"
+            )
+        return trial
+
+    @cached_property
+    def ignored_columns(self) -> list[str]:
+        """Keys and personal data: generated afresh, so never compared for copies."""
+        return list(key_and_pii_columns(self.metadata))
+
+    @cached_property
+    def real_copy_rate(self) -> float:
+        """How often real unseen rows repeat a training row: the data's own share of repeats."""
+        return self.copy_rate(self.holdout)
+
+    def copy_rate(self, rows: pd.DataFrame) -> float:
+        rate = exact_copy_rate(self.train, rows[self.train.columns], self.ignored_columns)
+        return rate if math.isfinite(rate) else 0.0
 
     def refit(self, best: _Trial, frame: pd.DataFrame) -> tuple[Backend, str, int | None]:
         """The winner refit on every row when the time left allows it, else the candidate."""
@@ -326,6 +362,8 @@ def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFram
 
 def _best(trials: list[_Trial]) -> _Trial:
     scored = [trial for trial in trials if math.isfinite(trial.score)]
+    # Only when every candidate copies is one that copies kept; its status says so.
+    scored = [trial for trial in scored if not trial.copies_too_often] or scored
     if not scored:
         problems = "; ".join(f"{trial.backend.label} {trial.status}" for trial in trials)
         raise BackendError(
@@ -344,8 +382,17 @@ def _reason(best: _Trial, trials: list[_Trial], holdout_rows: int) -> str:
         text += ", against " + " and ".join(
             f"{trial.backend.label} {_score_text(trial)}" for trial in others
         )
-    if any(trial.score > best.score for trial in others):
+    higher = [trial for trial in others if trial.score > best.score]
+    if any(not trial.copies_too_often for trial in higher):
         text += f": within {SAME_SCORE} of the best, and faster to train"
+    for trial in higher:
+        if trial.copies_too_often:
+            text += (
+                f"; {trial.backend.label} scored higher but was not kept: {trial.copies:.0%} of "
+                f"its rows copy a training row"
+            )
+    if best.copies_too_often:
+        text += f"; every candidate copied training rows, {best.copies:.0%} of this one's rows"
     for trial in trials:
         if trial is not best and not math.isfinite(trial.score):
             text += f"; {trial.backend.label} {trial.status.replace('skipped', 'was skipped')}"
@@ -360,7 +407,14 @@ def _score_text(trial: _Trial) -> str:
 
 def _candidates(trials: list[_Trial]) -> pd.DataFrame:
     rows = [
-        (trial.backend.label, trial.score, round(trial.fit_s, 2), trial.epochs, trial.status)
+        (
+            trial.backend.label,
+            trial.score,
+            trial.copies,
+            round(trial.fit_s, 2),
+            trial.epochs,
+            trial.status,
+        )
         for trial in trials
     ]
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS).astype({"Epochs": "Int64"})

@@ -257,13 +257,23 @@ class _SdvBackend(Backend):
                 epochs_run: int | None = listener.epochs_run
                 self._stopped_at_time_limit = listener.stopped_at_time_limit
             else:
-                progress.advance(1, "Learning the distributions")
-                synthesizer.fit_processed_data(processed)
-                progress.advance(2, "Learned the distributions")
+                self._learn(synthesizer, processed, progress, cancel)
                 epochs_run = None
         self._synthesizer = synthesizer
         self._table_name = metadata.table_name
         return epochs_run
+
+    def _learn(
+        self,
+        synthesizer: BaseSingleTableSynthesizer,
+        processed: dict[str, pd.DataFrame],
+        progress: StageProgress,
+        cancel: CancelToken,
+    ) -> None:
+        """Fit a model that has no epochs (progress: before and after)."""
+        progress.advance(1, "Learning the distributions")
+        synthesizer.fit_processed_data(processed)
+        progress.advance(2, "Learned the distributions")
 
     def _preprocess(
         self, synthesizer: BaseSingleTableSynthesizer, frame: pd.DataFrame, metadata: TableMetadata

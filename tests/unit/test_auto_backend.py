@@ -17,7 +17,13 @@ from synth_core.errors import BackendParameterError, JobCancelledError, NotFitte
 from synth_core.metadata import TableMetadata, detect_metadata
 from synth_core.workflow import GenerationRequest, generate
 
-CANDIDATES = ["Gaussian Copula", "Gaussian Copula (fitted marginals)", "CTGAN", "TVAE"]
+CANDIDATES = [
+    "Gaussian Copula",
+    "Gaussian Copula (fitted marginals)",
+    "Decision trees (CART)",
+    "CTGAN",
+    "TVAE",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def test_auto_tries_every_candidate_and_explains_its_pick(auto_run, tips):
     choice = backend.choice
 
     assert choice is not None and choice.time_budget_s == 12
-    assert choice.backend_key in {"gaussian_copula", "ctgan", "tvae"}
+    assert choice.backend_key in {"gaussian_copula", "cart", "ctgan", "tvae"}
     assert report.backend_key == "auto" and report.rows == len(tips)
     candidates = choice.candidates
     assert list(candidates.columns) == CANDIDATE_COLUMNS
@@ -60,9 +66,10 @@ def test_auto_tries_every_candidate_and_explains_its_pick(auto_run, tips):
         assert re.search(rf"{re.escape(label)} (scored )?{score:.3f}", choice.reason)
     assert "49 held-out rows" in choice.reason  # 20% of 244 rows
     assert re.search(r"refit on all 244 rows|Kept the .* model trained on 195 rows", choice.reason)
-    # The neural candidates that ran report their epochs; the copula has none.
-    assert candidates.loc[:1, "Epochs"].isna().all()
-    for row in candidates.iloc[2:].itertuples():
+    # The neural candidates that ran report their epochs; the copulas and trees have none.
+    assert candidates.loc[:2, "Epochs"].isna().all()
+    assert candidates["Copies"].between(0, 1).all()
+    for row in candidates.iloc[3:].itertuples():
         assert row.Status.startswith("skipped") or row.Epochs >= 1
 
 
@@ -74,6 +81,7 @@ def test_auto_progress_names_each_candidate_against_the_budget(auto_run):
     assert all(update.total == 12 for update in updates)
     messages = " ".join(update.message for update in updates)
     assert "Gaussian Copula" in messages and "Scoring Gaussian Copula" in messages
+    assert "Decision trees (CART): Learned column" in messages
     assert "CTGAN" in messages and "TVAE" in messages
     assert updates[-1].fraction == 1.0 and updates[-1].message.startswith("Chose ")
 
@@ -104,7 +112,7 @@ def test_a_neural_winner_is_kept_with_its_epochs_and_ties_go_to_the_faster(
 ):
     # The real scores on 244 rows always favour the copula; script them (in the order the
     # candidates are scored) so that CTGAN and TVAE tie at the top.
-    scripted, real_score = iter([0.80, 0.70, 0.90, 0.903]), auto_module.quality_score
+    scripted, real_score = iter([0.80, 0.70, 0.75, 0.90, 0.903]), auto_module.quality_score
 
     def scripted_score(real, synthetic, metadata):
         assert 0 <= real_score(real, synthetic, metadata) <= 1
@@ -116,7 +124,7 @@ def test_a_neural_winner_is_kept_with_its_epochs_and_ties_go_to_the_faster(
 
     choice = backend.choice
     candidates = choice.candidates.set_index("Backend")
-    assert list(candidates["Validation quality"]) == [0.80, 0.70, 0.90, 0.903]
+    assert list(candidates["Validation quality"]) == [0.80, 0.70, 0.75, 0.90, 0.903]
     faster = candidates.loc[["CTGAN", "TVAE"], "Fit s"].idxmin()
     assert candidates.loc[faster, "Status"].startswith("chosen")
     assert choice.backend_key == {"CTGAN": "ctgan", "TVAE": "tvae"}[faster]
@@ -127,6 +135,38 @@ def test_a_neural_winner_is_kept_with_its_epochs_and_ties_go_to_the_faster(
     assert report.epochs_run >= 1 and choice.params["epochs"] == report.epochs_run
     rows = backend.sample(25, seed=2)
     assert list(rows.columns) == list(tips.columns) and len(rows) == 25
+
+
+@pytest.mark.slow
+def test_a_candidate_that_copies_training_rows_is_not_kept(tips, tips_metadata, monkeypatch):
+    # Script the scores and the copy rates (in the order the candidates are scored): the trees
+    # score best but a third of their rows repeat a training row, while no real held-out row does.
+    scores = iter([0.80, 0.70, 0.95, 0.60, 0.60])
+    copies = iter([0.0, 0.0, 0.34, 0.0, 0.0])
+    real_score, real_copy_rate = auto_module.quality_score, auto_module._Search.copy_rate
+
+    def scripted_score(real, synthetic, metadata):
+        assert 0 <= real_score(real, synthetic, metadata) <= 1
+        return next(scores)
+
+    def scripted_copies(search, rows):
+        measured = real_copy_rate(search, rows)
+        return measured if rows is search.holdout else next(copies)
+
+    monkeypatch.setattr(auto_module, "quality_score", scripted_score)
+    monkeypatch.setattr(auto_module._Search, "copy_rate", scripted_copies)
+    backend = create_backend("auto", time_budget_s=8)
+    backend.fit(tips, tips_metadata, seed=0)
+
+    choice = backend.choice
+    candidates = choice.candidates.set_index("Backend")
+    assert choice.backend_key == "gaussian_copula"
+    trees = candidates.loc["Decision trees (CART)"]
+    assert trees["Copies"] == 0.34
+    assert re.search(
+        r"not kept: 34% of its rows copy a training row \(real unseen rows: \d+%\)", trees["Status"]
+    )
+    assert "Decision trees (CART) scored higher but was not kept" in choice.reason
 
 
 def test_cancel_during_a_candidate_stops_auto(tips, tips_metadata):

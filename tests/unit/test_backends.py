@@ -24,6 +24,7 @@ FAST_PARAMS = {
     "ctgan": {"epochs": 2, "batch_size": 50},
     "tvae": {"epochs": 2, "batch_size": 50},
     "copulagan": {"epochs": 2, "batch_size": 50},
+    "cart": {},
 }
 
 
@@ -321,7 +322,15 @@ def test_bad_row_count_is_a_parameter_error(fitted_copula):
 
 
 def test_registry_offers_the_sdv_backends_and_the_llm_with_valid_defaults():
-    assert list(BACKENDS) == ["gaussian_copula", "ctgan", "tvae", "copulagan", "auto", "llm"]
+    assert list(BACKENDS) == [
+        "gaussian_copula",
+        "ctgan",
+        "tvae",
+        "copulagan",
+        "cart",
+        "auto",
+        "llm",
+    ]
     assert DEFAULT_BACKEND in BACKENDS
     for key, backend_class in BACKENDS.items():
         backend = create_backend(key)

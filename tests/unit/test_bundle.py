@@ -41,6 +41,7 @@ CASES = {
     "ctgan": GenerationRequest(
         "ctgan", {"epochs": 2}, ROWS, seed=SEED, faker_locale="en_US", consistent_pii=True
     ),
+    "cart": GenerationRequest("cart", {}, ROWS, seed=SEED, faker_locale="en_US"),
 }
 
 
