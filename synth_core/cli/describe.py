@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from synth_core.backends import DEFAULT_BACKEND
+from synth_core.backends import SCRIPT_DEFAULT_BACKEND
 from synth_core.cli._common import output_format, positive_int, print_progress, write_rows
 from synth_core.cli._llm import (
     add_llm_options,
@@ -51,7 +51,7 @@ def add_parser(commands: Any) -> None:
     describe.add_argument(
         "--backend",
         choices=AMPLIFY_BACKENDS,
-        help=f"SDV synthesizer that amplifies the seed (default {DEFAULT_BACKEND})",
+        help=f"SDV synthesizer that amplifies the seed (default {SCRIPT_DEFAULT_BACKEND})",
     )
     describe.add_argument("--seed-out", help="with --seed-rows: also save the LLM seed here")
     add_llm_options(describe, budget_dest="budget")
@@ -91,7 +91,7 @@ def run_describe(args: argparse.Namespace) -> int:
                 args.seed_rows,
                 args.rows,
                 client,
-                backend_key=args.backend or DEFAULT_BACKEND,
+                backend_key=args.backend or SCRIPT_DEFAULT_BACKEND,
                 seed=args.seed,
                 batch_size=args.batch_size,
                 progress=None if args.quiet else print_progress,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from synth_core.backends import BACKENDS, DEFAULT_BACKEND, create_backend
+from synth_core.backends import BACKENDS, SCRIPT_DEFAULT_BACKEND, create_backend
 from synth_core.backends.auto import AutoBackend
 from synth_core.backends.llm import LLMBackend
 from synth_core.bundle import read_bundle, regenerate, write_bundle
@@ -87,8 +87,8 @@ def add_parser(commands: Any) -> None:
     gen.add_argument(
         "--backend",
         choices=sorted([*BACKENDS, MULTI_BACKEND]),
-        help=f"default {DEFAULT_BACKEND} ({MULTI_BACKEND} for a folder or .zip); auto: the best "
-        "one found within --time-budget",
+        help=f"default {SCRIPT_DEFAULT_BACKEND}, quick for scripts ({MULTI_BACKEND} for a folder "
+        "or .zip); auto (the workbench's default): the best one found within --time-budget",
     )
     gen.add_argument("--rows", type=positive_int, help="rows to write (one table)")
     gen.add_argument("--seed", type=int, help="default 0 (with --bundle: the bundle's seed)")
@@ -164,7 +164,7 @@ def run_generate(args: argparse.Namespace) -> int:
     format_key = output_format(out)
     if args.faker_locale is not None:
         check_locale(args.faker_locale)  # before any fitting or tokens are spent
-    backend_key = args.backend or DEFAULT_BACKEND
+    backend_key = args.backend or SCRIPT_DEFAULT_BACKEND
     seed = 0 if args.seed is None else args.seed
     table = load_input(args.input, args.sheet)
     metadata = load_table_metadata(args.metadata, table)
@@ -297,7 +297,14 @@ def _run_from_bundle(args: argparse.Namespace) -> int:
     format_key = output_format(out)
     bundle = read_bundle(read_input_bytes(args.bundle, "bundle"), trust=args.trust_bundle)
     seed = int(bundle.manifest.get("seed", 0)) if args.seed is None else args.seed
-    rows = regenerate(bundle, args.rows, seed, progress=None if args.quiet else print_progress)
+    texts = bundle.row_texts  # written by the endpoint in OPENAI_* (its key never on the line)
+    client = texts.client(trusted=bundle.trusted_signature) if texts is not None else None
+    try:
+        progress = None if args.quiet else print_progress
+        rows = regenerate(bundle, args.rows, seed, progress=progress, client=client)
+    finally:
+        if client is not None:
+            client.close()
     write_rows(rows, out, format_key, bundle.metadata.table_name)
     if not args.quiet:
         say("")

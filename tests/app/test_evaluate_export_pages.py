@@ -11,6 +11,7 @@ from workbench_app import (
     EVALUATE_PAGE,
     EXPORT_PAGE,
     GENERATE_PAGE,
+    choose_fast_backend,
     generate_demo,
     load_demo,
     new_app,
@@ -32,6 +33,7 @@ def _metrics(app: AppTest) -> dict[str, str]:
 def _generate_again(app: AppTest, seed: int) -> AppTest:
     app.switch_page(GENERATE_PAGE).run()
     app.number_input(key="seed").set_value(seed).run()
+    choose_fast_backend(app)
     app.button(key="generate").click().run()
     assert not app.exception, texts(app.exception)
     return app

@@ -1,4 +1,4 @@
-"""The Generate page: a GaussianCopula run completes, a long CTGAN run can be cancelled."""
+"""The Generate page: Auto is the default, a Gaussian Copula run completes, a CTGAN run cancels."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def test_generate_page_defaults_follow_the_real_table(app: AppTest) -> None:
     load_demo(app)
     app.switch_page(GENERATE_PAGE).run()
 
-    assert app.selectbox(key="backend_choice").value == "gaussian_copula"
+    assert app.selectbox(key="backend_choice").value == "auto"
+    assert app.number_input(key="param_auto_time_budget_s").value == 60.0
     assert app.number_input(key="num_rows").value == len(workbench(app).table.frame)
     assert app.number_input(key="seed").value == 0
     assert not app.button(key="generate").disabled
@@ -39,8 +40,7 @@ def test_gaussian_copula_generation_shows_preview_and_times(app: AppTest) -> Non
 @pytest.mark.slow
 def test_auto_says_which_backend_it_chose_and_why(app: AppTest) -> None:
     load_demo(app)
-    app.switch_page(GENERATE_PAGE).run()
-    app.selectbox(key="backend_choice").set_value("auto").run()
+    app.switch_page(GENERATE_PAGE).run()  # Auto is the default backend
     app.number_input(key="param_auto_time_budget_s").set_value(5.0).run()
     app.button(key="generate").click().run()
     wait_for_job(app)

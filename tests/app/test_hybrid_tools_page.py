@@ -16,6 +16,7 @@ from workbench_app import (
     DATA_PAGE,
     EVALUATE_PAGE,
     EXPORT_PAGE,
+    choose_fast_backend,
     generate_demo,
     new_app,
     texts,
@@ -24,6 +25,7 @@ from workbench_app import (
     workbench,
 )
 
+from synth_core.bundle import read_bundle
 from synth_core.hybrid.providers import ProviderLibrary
 from synth_core.llm.settings import ENABLE_HINT
 from tests.llm_fake_server import FakeOpenAIServer, RecordedRequest, Reply, json_reply
@@ -254,6 +256,7 @@ def test_text_written_for_a_generation_is_described_as_free_text(
 ) -> None:
     app = _clinic_table(new_app())
     app.switch_page("pages/2_Generate.py").run()
+    choose_fast_backend(app)
     app.button(key="generate").click().run()
     wait_for_job(app)
     _hybrid(app)
@@ -271,8 +274,14 @@ def test_text_written_for_a_generation_is_described_as_free_text(
     assert workbench(app).evaluation is not None
     assert any("`note` (free text)" in text for text in texts(app.caption)), texts(app.caption)
 
-    # The model cannot write the texts again: no bundle, and Export says why.
+    # The bundle records how the texts were written (not the key), and the command to run it
+    # at scale limits the LLM requests across workers; the endpoint comes from the environment.
     app.switch_page(EXPORT_PAGE).run()
     _no_exception(app)
-    assert not [b for b in app.get("download_button") if b.proto.label == "Run bundle (zip)"]
-    assert any("`note` was written row by row" in text for text in texts(app.info)), texts(app.info)
+    bundle = read_bundle(workbench(app).insights.bundle[1])
+    assert bundle.row_texts is not None and bundle.row_texts.columns == ("note",)
+    assert bundle.synthetic is not None and bundle.synthetic["note"].notna().all()
+    assert b"sk-hybrid-page-test" not in workbench(app).insights.bundle[1]
+    command = next(block.value for block in app.code if block.language == "bash")
+    assert "--llm-concurrency 2" in command and "--token-budget 50000" in command
+    assert any("OPENAI_API_KEY" in text for text in texts(app.caption)), texts(app.caption)

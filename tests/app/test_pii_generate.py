@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
-from workbench_app import GENERATE_PAGE, texts, wait_for_job, workbench
+from workbench_app import GENERATE_PAGE, choose_fast_backend, texts, wait_for_job, workbench
 
 ROWS = 30
 REAL_EMAILS = [f"patient{i % 6}@realclinic.test" for i in range(ROWS)]
@@ -35,6 +35,7 @@ def test_pii_columns_are_listed_and_refilled_in_the_chosen_locale(app: AppTest) 
     app.selectbox(key="faker_locale").set_value("de_DE")
     app.checkbox(key="consistent_pii").check()
     app.number_input(key="num_rows").set_value(40)
+    choose_fast_backend(app)
     app.button(key="generate").click().run()
     assert not app.error, texts(app.error)
     wait_for_job(app)
@@ -54,6 +55,7 @@ def test_demo_without_pii_says_so_and_keeps_sdv_defaults(app: AppTest) -> None:
     expander = next(e for e in app.expander if e.label.startswith("PII columns"))
     assert expander.label == "PII columns (0)"
     assert any("No column is marked as PII" in text for text in texts(expander.caption))
+    choose_fast_backend(app)
     app.button(key="generate").click().run()
     wait_for_job(app)
     assert workbench(app).generation.result.request.faker_locale is None

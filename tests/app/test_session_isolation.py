@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from workbench_app import CLINIC_CSV, GENERATE_PAGE, new_app, wait_for_job, workbench
+from workbench_app import (
+    CLINIC_CSV,
+    GENERATE_PAGE,
+    choose_fast_backend,
+    new_app,
+    wait_for_job,
+    workbench,
+)
 
 
 def test_two_sessions_do_not_share_data() -> None:
@@ -11,6 +18,7 @@ def test_two_sessions_do_not_share_data() -> None:
     first.file_uploader(key="table_upload").set_value(("clinic_visits.csv", CLINIC_CSV, "text/csv"))
     first.run()
     first.switch_page(GENERATE_PAGE).run()
+    choose_fast_backend(first)
     first.button(key="generate").click().run()
     wait_for_job(first)
     second.run()
