@@ -42,6 +42,9 @@ def test_upload_generate_evaluate_download(page, app_url: str, tmp_path: Path) -
     page.get_by_role("button", name="Generate", exact=True).click()
     page.get_by_role("heading", name="Synthetic data").wait_for(timeout=180_000)
     page.get_by_text(re.compile(r"Fit time|fit", re.IGNORECASE)).first.wait_for()
+    # The default backend is Auto: it names the backend it kept and why.
+    page.get_by_text(re.compile(r"Auto chose .+\.")).wait_for()
+    page.get_by_text(re.compile(r"scored \d\.\d{3} on \d+ held-out rows")).first.wait_for()
 
     _go_to(page, "Evaluate")
     quality = page.get_by_test_id("stMetric").filter(has_text="Quality score")
