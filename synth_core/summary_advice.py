@@ -125,7 +125,8 @@ def _training_steps(
     pairs = evaluation.column_pair_trends_score
     if backend_key == "gaussian_copula" and is_number(pairs) and pairs < LOW_PAIR_TRENDS:
         steps.append(
-            "Try CTGAN: it can learn relationships between columns that Gaussian Copula misses."
+            "Try decision trees (CART), or Auto: trees learn relationships between columns "
+            "that Gaussian Copula misses, in seconds."
         )
     return steps
 

@@ -76,7 +76,7 @@ def test_a_good_gaussian_copula_sample_reads_as_good_with_its_score(
     assert good.headline.startswith("Good overall fidelity")
     assert f"quality {quality:.0%}" in good.headline
     assert any("distribution is kept well" in line for line in good.good)
-    assert not any("Try CTGAN" in step for step in good.next_steps)
+    assert not any("Try decision trees" in step for step in good.next_steps)
 
 
 def test_a_shuffled_column_table_is_told_it_lost_its_pair_trends(
@@ -90,7 +90,7 @@ def test_a_shuffled_column_table_is_told_it_lost_its_pair_trends(
     assert f"{shuffled_evaluation.column_pair_trends_score:.0%}" in pair_problem
     # Shapes are untouched by shuffling, so no column is called off.
     assert not any("distribution is off" in line for line in summary.problems)
-    assert any(step.startswith("Try CTGAN") for step in summary.next_steps)
+    assert any(step.startswith("Try decision trees (CART)") for step in summary.next_steps)
 
 
 def test_a_numeric_column_with_few_distinct_values_gets_categorical_advice(
