@@ -170,6 +170,8 @@ def reseed_table_sampling(synthesizer: BaseSingleTableSynthesizer, seed: int) ->
 
 def _seed_sampling(synthesizer: BaseSingleTableSynthesizer, seed: int) -> None:
     """The one place that touches SDV's private sampling seed (SDV 2.0 has no public one)."""
+    if synthesizer._model is None:  # only keys and PII: SDV's data processor makes every value
+        return
     synthesizer._set_random_state(seed)
 
 

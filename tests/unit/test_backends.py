@@ -337,3 +337,17 @@ def test_registry_offers_the_sdv_backends_and_the_llm_with_valid_defaults():
         assert backend.key == key and backend.label and backend.description
         assert backend.settings == {spec.name: spec.default for spec in backend_class.params}
         assert not backend.is_fitted
+
+
+@pytest.mark.parametrize("key", ["gaussian_copula", "cart"])
+def test_a_table_of_only_keys_and_personal_data_still_generates(key):
+    # Nothing is left to model: SDV's data processor makes every value, seeded per run.
+    frame = pd.DataFrame({"user_id": range(40), "email": [f"u{i}@example.org" for i in range(40)]})
+    metadata = detect_metadata(frame, "users")
+    backend = create_backend(key)
+    backend.fit(frame, metadata, seed=0)
+
+    rows = backend.sample(25, seed=3)
+    assert len(rows) == 25 and rows["user_id"].is_unique
+    assert rows["email"].str.contains("@").all() and not set(rows["email"]) & set(frame["email"])
+    pd.testing.assert_frame_equal(rows, backend.sample(25, seed=3))
