@@ -25,6 +25,9 @@ MAX_TREE_ROWS = 100_000  # a tree learns from at most this many rows; its leaves
 # A column with at most this many distinct values is predicted by a classifier, whose splits
 # aim at the value itself; more distinct values: a regressor, whose splits aim at its size.
 MAX_CLASSES = 50
+# A number that is this share of a column or more (a spike, e.g. the zeros of spending) is drawn
+# as it is: noise would blur the spike into values that never occur.
+SPIKE_SHARE = 0.05
 
 _MIN_LEAF = (
     "Each leaf of a tree holds at least this many real rows; a new value is one of them. "
@@ -46,6 +49,8 @@ class _ColumnModel:
     leaf_start: np.ndarray
     leaf_count: np.ndarray
     leaf_spread: np.ndarray
+    spikes: np.ndarray  # values drawn without noise
+    bounds: tuple[float, float]  # a value that noise would push outside these is drawn as it is
 
 
 class _Encoder:
@@ -141,13 +146,24 @@ class SequentialTreesModel:
         leaf_ids, starts, counts = np.unique(leaves[order], return_index=True, return_counts=True)
         leaf_start, leaf_count = np.zeros(size, np.int64), np.zeros(size, np.int64)
         leaf_start[leaf_ids], leaf_count[leaf_ids] = starts, counts
-        leaf_spread = np.zeros(size)
-        if column in self.smoothed and len(np.unique(target[~np.isnan(target)])) > MAX_CLASSES:
+        leaf_spread, spikes, bounds = np.zeros(size), np.empty(0), (-np.inf, np.inf)
+        known, known_counts = np.unique(target[~np.isnan(target)], return_counts=True)
+        if column in self.smoothed and len(known) > MAX_CLASSES:
+            spikes = known[known_counts >= SPIKE_SHARE * known_counts.sum()]
+            bounds = (float(known[0]), float(known[-1]))
             ordered = target[order]
             for leaf, start, count in zip(leaf_ids, starts, counts, strict=True):
-                leaf_spread[leaf] = _bandwidth(ordered[start : start + count])
+                in_leaf = ordered[start : start + count]
+                leaf_spread[leaf] = _bandwidth(in_leaf[~np.isin(in_leaf, spikes)])
         return _ColumnModel(
-            column, tree, values.to_numpy()[order], leaf_start, leaf_count, leaf_spread
+            column,
+            tree,
+            values.to_numpy()[order],
+            leaf_start,
+            leaf_count,
+            leaf_spread,
+            spikes,
+            bounds,
         )
 
     def sample(self, num_rows: int) -> pd.DataFrame:
@@ -164,7 +180,10 @@ class SequentialTreesModel:
             drawn = model.values[picks]
             spread = model.leaf_spread[leaves]
             if spread.any():
-                drawn = drawn + self._random.standard_normal(num_rows) * spread
+                spread = np.where(np.isin(drawn, model.spikes), 0.0, spread)
+                smoothed = drawn + self._random.standard_normal(num_rows) * spread
+                low, high = model.bounds
+                drawn = np.where((smoothed >= low) & (smoothed <= high), smoothed, drawn)
             column = pd.Series(drawn, dtype=self.dtypes[model.column])
             sampled[model.column] = column
             features[:, index] = self._encoders[model.column].encode(column)

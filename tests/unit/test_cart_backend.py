@@ -144,3 +144,16 @@ def test_larger_leaves_give_coarser_but_valid_rows_and_bad_settings_are_refused(
     assert len(rows) == 300 and set(rows["branch"]) <= set(CITIES)
     with pytest.raises(BackendParameterError, match="min_samples_leaf"):
         create_backend("cart", min_samples_leaf=0)
+
+
+def test_a_spike_such_as_zero_spending_is_kept_exact_while_other_numbers_are_smoothed():
+    rng = np.random.default_rng(5)
+    spending = np.where(rng.random(500) < 0.6, 0.0, rng.lognormal(5, 1, 500).round(2))
+    frame = pd.DataFrame({"plan": rng.choice(["a", "b", "c"], 500), "spending": spending})
+    backend = create_backend("cart")
+    backend.fit(frame, detect_metadata(frame, "claims"), seed=0)
+
+    rows = backend.sample(2_000, seed=1)
+    assert abs((rows["spending"] == 0).mean() - 0.6) < 0.05
+    positive = rows.loc[rows["spending"] > 0, "spending"]
+    assert positive.isin(set(spending)).mean() < 0.2
