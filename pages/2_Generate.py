@@ -14,6 +14,7 @@ from pages.components.session import (
     start_generation,
 )
 from pages.components.ui import (
+    auto_candidates,
     backend_label,
     format_duration,
     job_progress,
@@ -206,7 +207,7 @@ def outcome(state: WorkbenchState) -> None:
     if choice is not None:
         st.info(f"**Auto chose {backend_label(choice.backend_key)}.** {choice.reason}")
         with st.expander("Candidates Auto tried"):
-            st.dataframe(choice.candidates, hide_index=True)
+            auto_candidates(choice.candidates)
     if generation.usage is not None:
         render_token_meter(generation.usage, len(result.synthetic), key="generate_token_meter")
     if len(result.synthetic) < result.request.num_rows and result.stopped_reason:

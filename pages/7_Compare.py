@@ -19,7 +19,12 @@ from pages.components.compare_state import (
 )
 from pages.components.report_export import comparison_report
 from pages.components.session import WorkbenchState, adopt_generation, get_state
-from pages.components.ui import format_duration, require_table, run_through_app_entry
+from pages.components.ui import (
+    auto_candidates,
+    format_duration,
+    require_table,
+    run_through_app_entry,
+)
 from synth_core.backends import ProgressUpdate
 from synth_core.comparison import best_runs, leaderboard, pairwise
 from synth_core.errors import SynthWorkbenchError
@@ -161,7 +166,7 @@ def leaderboard_section(workspace: ComparisonWorkspace) -> None:
         choice = getattr(run.generation and run.generation.fitted_backend, "choice", None)
         if choice is not None:
             with st.expander(f"Candidates Auto tried for {run.label}"):
-                st.dataframe(choice.candidates, hide_index=True)
+                auto_candidates(choice.candidates)
     st.plotly_chart(leaderboard_figure(board), key="leaderboard_figure")
 
 

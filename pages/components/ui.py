@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -33,6 +34,20 @@ def run_through_app_entry() -> None:
 def backend_label(key: str) -> str:
     backend = BACKENDS.get(key)
     return backend.label if backend is not None else key
+
+
+def auto_candidates(candidates: pd.DataFrame) -> None:
+    """The table of backends Auto tried: held-out quality, copies of training rows, fit time."""
+    st.dataframe(
+        candidates,
+        hide_index=True,
+        column_config={
+            "Validation quality": st.column_config.NumberColumn(format="%.3f"),
+            "Copies": st.column_config.NumberColumn(
+                format="percent", help="Share of its rows that repeat a training row."
+            ),
+        },
+    )
 
 
 def require_table(state: WorkbenchState) -> bool:
