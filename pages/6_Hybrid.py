@@ -28,6 +28,7 @@ from pages.components.session import (
 )
 from pages.components.ui import job_progress, require_table, run_through_app_entry
 from synth_core.backends import MAX_SEED, CancelToken, ProgressCallback
+from synth_core.bundle import RowTextSpec
 from synth_core.errors import SynthWorkbenchError
 from synth_core.hybrid.providers import (
     MAX_VOCABULARY_SIZE,
@@ -306,6 +307,7 @@ def start_row_text(
         meter=meter,
         preview=preview,
         frame=frame,
+        settings=settings,
     )
     hybrid.text_outcome = None
 
@@ -332,7 +334,13 @@ def collect_row_text(state: WorkbenchState) -> None:
     if run.texts:
         target = working_frame(state)
         label = target[1] if target is not None else "the table"
-        replace_working_frame(state, written, {run.column: FREE_TEXT_SDTYPE})
+        replace_working_frame(
+            state,
+            written,
+            {run.column: FREE_TEXT_SDTYPE},
+            row_text=RowTextSpec.of_run(run),
+            text_endpoint=running.settings,
+        )
         hybrid.last_change = f"`{run.column}` written for {len(run.texts):,} rows of {label}"
 
 

@@ -17,13 +17,15 @@ LAYERS: list[set[str]] = [
     {"io", "_readers", "profile"},  # _readers: io's format-specific readers
     {"demo_data", "multitable.dataset"},
     {"metadata", "multitable.metadata"},
-    # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs
+    # hybrid.pii: Faker for PII columns; scoring: the sdmetrics reports backends.auto also needs;
+    # row_copies: the exact-copy rate (Auto's copy check, evaluation, privacy)
     # multitable.detection, .diagram and .hma_estimate build on multitable.metadata
     {
         "metadata_editor",
         "metadata_checks",
         "hybrid.pii",
         "scoring",
+        "row_copies",
         "multitable.checks",
         "multitable.detection",
         "multitable.diagram",

@@ -11,6 +11,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from pages.components.llm_settings import session_settings
 from pages.components.session import (
     WorkbenchState,
     adopt_generation,
@@ -24,6 +25,7 @@ from synth_core.bundle import RunBundle, read_bundle, regenerate
 from synth_core.errors import SynthWorkbenchError
 from synth_core.io import LoadedTable, LoadLimits
 from synth_core.jobs import JobState
+from synth_core.llm.client import LLMClient
 from synth_core.workflow import GenerationRequest, GenerationResult
 
 BUNDLE_SOURCE_FORMAT = "run bundle"
@@ -131,8 +133,24 @@ def regenerate_controls(state: WorkbenchState, bundle: RunBundle) -> None:
 
 
 def start_regeneration(state: WorkbenchState, bundle: RunBundle, num_rows: int, seed: int) -> None:
+    # Text columns are written with this session's endpoint, or left empty (the notes say so).
+    settings = session_settings(state) if bundle.row_texts is not None else None
+
     def work(progress: ProgressCallback, cancel: CancelToken) -> pd.DataFrame:
-        return regenerate(bundle, num_rows, seed, progress=progress, cancel=cancel)
+        client = LLMClient(settings) if settings is not None and settings.is_configured else None
+        try:
+            return regenerate(
+                bundle,
+                num_rows,
+                seed,
+                progress=progress,
+                cancel=cancel,
+                client=client,
+                skip_text=client is None,
+            )
+        finally:
+            if client is not None:
+                client.close()
 
     workspace = state.bundle
     workspace.regenerations_started += 1
@@ -191,8 +209,17 @@ def collect_regeneration(state: WorkbenchState) -> None:
         fitted_backend=bundle.backend,
     )
     table = _real_table(state, bundle, frame)
+    texts = bundle.row_texts
     workspace.regenerated = adopt_generation(
-        state, result, table, bundle.metadata, vocabularies=bundle.vocabularies
+        state,
+        result,
+        table,
+        bundle.metadata,
+        vocabularies=bundle.vocabularies,
+        row_texts={spec.column: spec for spec in texts.specs} if texts is not None else None,
+        # The recorded endpoint (no key; a foreign bundle's URL is not taken over): for this
+        # generation's own bundle.
+        text_endpoint=texts.settings({}, trusted=bundle.trusted_signature) if texts else None,
     ).number
 
 
@@ -203,7 +230,8 @@ def _real_table(state: WorkbenchState, bundle: RunBundle, rows: pd.DataFrame) ->
     rows (or the regenerated ones) become the table that Evaluate compares against.
     """
     columns = list(bundle.metadata.columns)
-    modelled = set(columns) - set(bundle.vocabularies)  # vocabulary columns were added after
+    added = {*bundle.vocabularies, *(bundle.row_texts.columns if bundle.row_texts else ())}
+    modelled = set(columns) - added  # vocabulary and text columns were added after
     if state.table is not None and modelled <= set(state.table.frame.columns) <= set(columns):
         return state.table
     reference = bundle.synthetic if bundle.synthetic is not None else rows

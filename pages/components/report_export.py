@@ -161,6 +161,8 @@ def generation_bundle(
                 report_html=report.decode("utf-8"),
                 real=generation.table.frame,
                 vocabularies=generation.vocabularies,
+                row_texts=list(generation.row_texts.values()),
+                text_settings=generation.text_endpoint,
             )
         except BundleError as error:
             return None, error.user_message()
@@ -180,7 +182,8 @@ def no_bundle_reason(generation: Generation) -> str:
     it = "it" if len(columns) == 1 else "them"
     return (
         f"The rows were changed after generating: {named} "
-        f"{'was' if len(columns) == 1 else 'were'} written row by row (e.g. text from the LLM), "
-        f"and a bundle's model cannot write {it} again, so there is nothing to bundle. Export "
-        "the rows instead, or generate again (columns filled from a vocabulary can be bundled)."
+        f"{'was' if len(columns) == 1 else 'were'} changed in a way a bundle's model cannot "
+        f"repeat, so it cannot write {it} again and there is nothing to bundle. Export the rows "
+        "instead, or generate again (columns filled from a vocabulary, and text the LLM wrote "
+        "for every row of a generation, can be bundled)."
     )

@@ -18,7 +18,7 @@ from pages.components.compare_state import ComparisonWorkspace
 from pages.components.insights_state import BundleWorkspace, InsightsWorkspace
 from pages.components.multi_state import MultiWorkspace
 from synth_core.backends import CancelToken, ProgressCallback, ProgressUpdate
-from synth_core.bundle import VocabularyFill, fill_vocabularies
+from synth_core.bundle import RowTextSpec, VocabularyFill, fill_vocabularies
 from synth_core.demo_data import DEFAULT_DEMO, load_demo_dataset
 from synth_core.errors import SynthWorkbenchError
 from synth_core.evaluation import EvaluationResult, evaluate
@@ -64,9 +64,12 @@ class Generation:
     amplified: AmplifiedResult | None = field(default=None, repr=False, compare=False)
     # Columns filled from a vocabulary after generating: its run bundle fills them again.
     vocabularies: Mapping[str, VocabularyFill] = field(default_factory=dict, compare=False)
-    # Columns changed after generating in a way the model cannot redo (text the LLM wrote row
-    # by row): why the run has no bundle.
+    # Columns changed after generating in a way the model cannot redo: why the run has no bundle.
     rewritten_columns: tuple[str, ...] = ()
+    # Columns the LLM wrote row by row after generating, in the order written, and the endpoint
+    # that wrote them: its run bundle writes them again for new rows (with the user's key).
+    row_texts: Mapping[str, RowTextSpec] = field(default_factory=dict, compare=False)
+    text_endpoint: LLMSettings | None = field(default=None, repr=False, compare=False)
 
     @property
     def added_columns(self) -> list[str]:
@@ -176,6 +179,7 @@ class RunningRowText(BackgroundRun[RowTextRun]):
     preview: bool
     # The table the texts are written for (the last generation's, or the current table).
     frame: pd.DataFrame = field(repr=False)
+    settings: LLMSettings | None = field(default=None, repr=False)  # the endpoint writing them
 
 
 @dataclass
@@ -423,12 +427,15 @@ def adopt_generation(
     metadata: TableMetadata,
     evaluation: EvaluationResult | None = None,
     vocabularies: Mapping[str, VocabularyFill] | None = None,
+    row_texts: Mapping[str, RowTextSpec] | None = None,
+    text_endpoint: LLMSettings | None = None,
 ) -> Generation:
     """Make rows made elsewhere (a comparison run, a run bundle) the current generation.
 
     It gets a new number, so Evaluate and Export show it afresh; `evaluation`, when given, is
     kept as its evaluation instead of computing another. `vocabularies`: the columns of the
-    rows filled from a vocabulary (a run bundle's), so its own bundle fills them again.
+    rows filled from a vocabulary (a run bundle's), so its own bundle fills them again;
+    `row_texts` and `text_endpoint` the same for text columns the LLM writes row by row.
     """
     _drop_evaluation_job(state)
     state.generations_started += 1
@@ -438,6 +445,8 @@ def adopt_generation(
         table=table,
         metadata=metadata,
         vocabularies=dict(vocabularies or {}),
+        row_texts=dict(row_texts or {}),
+        text_endpoint=text_endpoint,
     )
     state.generation = generation
     state.last_outcome = None
@@ -629,6 +638,8 @@ def replace_working_frame(
     sdtypes: Mapping[str, str] | None = None,
     *,
     vocabularies: Mapping[str, VocabularyFill] | None = None,
+    row_text: RowTextSpec | None = None,
+    text_endpoint: LLMSettings | None = None,
 ) -> None:
     """Put a changed copy of `working_frame` back where it came from.
 
@@ -637,6 +648,8 @@ def replace_working_frame(
     so its evaluation and export are made afresh. `vocabularies` says which of those columns
     were filled from a vocabulary as a run bundle fills them (see `assign_vocabulary`): a
     generation changed only there keeps its model, so its bundle regenerates the new rows.
+    `row_text` (with the `text_endpoint` that wrote it) does the same for a text column the
+    LLM wrote row by row: the bundle writes it again for new rows.
     """
     written = dict(sdtypes or {})
     generation = state.generation
@@ -645,12 +658,17 @@ def replace_working_frame(
         for column, sdtype in written.items():
             metadata = metadata.with_column(column, sdtype)
         fills = dict(vocabularies or {})
-        rewritten = [column for column in written if column not in fills]
+        texts = {row_text.column: row_text} if row_text is not None else {}
+        rewritten = [column for column in written if column not in fills and column not in texts]
         # Updating in place keeps a refilled column where it was in the bundle's fill order.
         recorded = {**generation.vocabularies, **fills}
-        for column in rewritten:
+        recorded_texts = {**generation.row_texts}
+        for column in [*rewritten, *fills]:
+            recorded_texts.pop(column, None)
+        recorded_texts.update(texts)
+        for column in [*rewritten, *texts]:
             recorded.pop(column, None)
-        vocabulary_only = bool(fills) and not rewritten
+        vocabulary_only = bool(fills or texts) and not rewritten
         backend = generation.result.fitted_backend if vocabulary_only else None
         _drop_evaluation_job(state)
         state.generations_started += 1
@@ -662,6 +680,8 @@ def replace_working_frame(
             metadata=metadata,
             amplified=None,  # its comparisons were of the rows before this change
             vocabularies=recorded,
+            row_texts=recorded_texts,
+            text_endpoint=text_endpoint or generation.text_endpoint,
             rewritten_columns=(
                 *generation.rewritten_columns,
                 *(c for c in rewritten if c not in generation.rewritten_columns),

@@ -30,8 +30,8 @@ from synth_core.backends.base import (
 from synth_core.backends.cart import CARTBackend
 from synth_core.backends.sdv import CTGANBackend, GaussianCopulaBackend, TVAEBackend
 from synth_core.errors import BackendError, EvaluationError, NotFittedError
-from synth_core.evaluation import exact_copy_rate
-from synth_core.privacy.samples import key_and_pii_columns
+from synth_core.hybrid.pii import key_and_pii_columns
+from synth_core.row_copies import exact_copy_rate
 from synth_core.scoring import quality_score
 
 if TYPE_CHECKING:

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import pandas as pd
 
 from synth_core.evaluation import exact_copy_rate
-from synth_core.hybrid.pii import pii_columns
+from synth_core.hybrid.pii import key_and_pii_columns, pii_columns
 from synth_core.metadata import TableMetadata
 from synth_core.privacy._new_rows import count_new_rows
 from synth_core.privacy.results import PrivacyCheck, finished_check, not_applicable, status_of
-from synth_core.privacy.samples import PrivacySamples, key_and_pii_columns, run_sdmetrics
+from synth_core.privacy.samples import PrivacySamples, run_sdmetrics
 from synth_core.privacy.sentences import (
     NO_COLUMNS,
     NO_PII_COLUMNS,

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from synth_core.errors import EvaluationError
-from synth_core.hybrid.pii import pii_columns
+from synth_core.hybrid.pii import key_and_pii_columns
 from synth_core.metadata import TableMetadata
 from synth_core.privacy.results import PRIVACY_LABELS
 from synth_core.privacy.sentences import sampled_note
@@ -114,16 +114,6 @@ class PrivacySamples:
         if self.rows_used(sample) is None:
             return ""
         return sampled_note(len(sample), reference_rows, each)
-
-
-def key_and_pii_columns(metadata: TableMetadata) -> list[str]:
-    """Ids, the primary key and personal-data columns: new by design, so never compared."""
-    # A copied row with a fresh key or a Faker name is still a copied row.
-    ignored = [name for name, spec in metadata.columns.items() if spec.get("sdtype") == "id"]
-    ignored += [name for name in pii_columns(metadata) if name not in ignored]
-    if metadata.primary_key and metadata.primary_key not in ignored:
-        ignored.append(metadata.primary_key)
-    return ignored
 
 
 def sample_rows(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
