@@ -2,10 +2,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
+ARGN_VENV ?= .venv-argn
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test test-fast lint format bench fidelity bench-scale clean
+.PHONY: run test test-fast lint format bench fidelity argn-venv bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +47,15 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_dashboard
 	$(BIN)/python -m benchmarks.bench_hma --repeats 3 --datasets travel_modes web_shop
 
-# About 30 minutes on 2 cores; e.g. FIDELITY_ARGS="--quick" or "--repeats 3 --json-out f.json".
-fidelity: $(VENV)/.dev-installed
+# About 40 minutes on 2 cores; e.g. FIDELITY_ARGS="--quick" or "--repeats 3 --json-out f.json".
+# The full run includes TabularARGN, installed for the benchmark only in its own venv.
+fidelity: $(VENV)/.dev-installed $(ARGN_VENV)/.installed
 	$(BIN)/python -m benchmarks.bench_fidelity $(FIDELITY_ARGS)
+
+argn-venv: $(ARGN_VENV)/.installed
+
+$(ARGN_VENV)/.installed: benchmarks/argn_venv.sh $(VENV)/.runtime-installed
+	bash benchmarks/argn_venv.sh $(ARGN_VENV) $(BIN)/python
 
 # Generation at scale (issue #7): about 10 minutes on 2 cores; e.g. SCALE_ARGS="--quick", or
 # "--repeats 3,3 --quiet-cores 0.5" as in docs/BENCHMARKS.md.
@@ -56,4 +63,4 @@ bench-scale: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_scale $(SCALE_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(ARGN_VENV) .pytest_cache .ruff_cache

@@ -10,7 +10,11 @@ Auto gets the same budget for its whole search. Each fit + sample runs in a fres
 --repeats N, each figure is the median over N model seeds (the split stays the same).
 
     .venv/bin/python -m benchmarks.bench_fidelity [--budget 60] [--repeats 1] [--quick]
-        [--tables a,b] [--backends gaussian_copula,ctgan,tvae,auto] [--json-out PATH]
+        [--tables a,b] [--backends gaussian_copula,ctgan,tvae,cart,auto,tabular_argn]
+        [--json-out PATH]
+
+TabularARGN (mostlyai-engine), the outside peer, runs in its own venv (`make argn-venv`;
+benchmarks/tabular_argn.py) and joins the default backends once that venv exists.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from benchmarks.fidelity_tables import (
     FidelityTable,
     load_fidelity_table,
 )
+from benchmarks.tabular_argn import ARGN_KEY, argn_available, run_argn
 from synth_core.metadata import TableMetadata
 from synth_core.scoring import quality_score
 from synth_core.utility import split_holdout
@@ -46,6 +51,7 @@ warnings.filterwarnings("ignore")
 
 BACKEND_KEYS: tuple[str, ...] = ("gaussian_copula", "ctgan", "tvae", "cart", "auto")
 SINGLE_BACKENDS: tuple[str, ...] = ("gaussian_copula", "ctgan", "tvae")
+PEER_KEYS: tuple[str, ...] = (ARGN_KEY,)  # outside the workbench: run in their own venv
 EPOCH_BACKENDS = frozenset({"ctgan", "tvae"})
 HOLDOUT_FRACTION = 0.2
 QUICK_BUDGET_S = 10.0
@@ -81,6 +87,8 @@ def backend_params(key: str, budget_s: float, epochs: int | None) -> dict[str, A
         return {"time_budget_s": max(budget_s, AUTO_MIN_BUDGET_S)}
     if key in EPOCH_BACKENDS:
         return {"time_budget_s": budget_s} | ({"epochs": epochs} if epochs else {})
+    if key == ARGN_KEY:
+        return {"time_budget_s": budget_s}
     return {}
 
 
@@ -171,7 +179,12 @@ def run_one(
     """One backend on one split table: fit, sample as many rows as `holdout`, score."""
     args = (key, params, train, table.metadata, len(holdout), seed)
     budget = float(params.get("time_budget_s", 0.0))
-    outcome = _in_fresh_process(args, budget + CHILD_SLACK_S) if isolated else fit_and_sample(*args)
+    if key == ARGN_KEY:
+        outcome = run_argn(train, len(holdout), seed, budget)
+    elif isolated:
+        outcome = _in_fresh_process(args, budget + CHILD_SLACK_S)
+    else:
+        outcome = fit_and_sample(*args)
     quality = math.nan
     if outcome["status"] == "ok":
         quality = quality_score(holdout, outcome["rows"], table.metadata)
@@ -305,7 +318,7 @@ def goal_summary(results: list[RunResult]) -> str:
         )
         means = {
             key: statistics.mean(run.quality for run in results if run.backend == key)
-            for key in BACKEND_KEYS
+            for key in BACKEND_KEYS + PEER_KEYS
             if any(run.backend == key for run in results)
         }
         lines.append("- Means: " + ", ".join(f"{key} {mean:.4f}" for key, mean in means.items()))
@@ -315,6 +328,11 @@ def goal_summary(results: list[RunResult]) -> str:
             lines.append(
                 f"- Auto's mean higher than the mean of each of {', '.join(SINGLE_BACKENDS)}: "
                 f"{higher}"
+            )
+        if "auto" in means and ARGN_KEY in means:
+            verdict = "at least as high" if means["auto"] >= means[ARGN_KEY] else "lower"
+            lines.append(
+                f"- Auto's mean {means['auto']:.4f} vs TabularARGN's {means[ARGN_KEY]:.4f}: {verdict}"
             )
     return "\n".join(lines)
 
@@ -359,7 +377,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="CI size: 3 small tables, 10 s")
     parser.add_argument("--budget", type=float, help="time budget in seconds (default 60)")
     parser.add_argument("--tables", help=f"comma-separated, from {', '.join(TABLE_NAMES)}")
-    parser.add_argument("--backends", default=",".join(BACKEND_KEYS))
+    parser.add_argument(
+        "--backends",
+        help=f"comma-separated (default: all; {ARGN_KEY} when `make argn-venv` has built it)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="model seeds; medians reported")
     parser.add_argument("--seed", type=int, default=0, help="split seed and first model seed")
     parser.add_argument("--epochs", type=int, help="cap CTGAN/TVAE epochs (quick: 10)")
@@ -375,7 +396,12 @@ def main(argv: list[str] | None = None) -> list[RunResult]:
     args = _arguments(argv)
     default_tables = QUICK_TABLES if args.quick else TABLE_NAMES
     tables = _names(args.tables or ",".join(default_tables), TABLE_NAMES, "table")
-    backends = _names(args.backends, BACKEND_KEYS, "backend")
+    default_backends = list(BACKEND_KEYS)
+    if argn_available() and not args.quick:
+        default_backends.append(ARGN_KEY)
+    backends = _names(
+        args.backends or ",".join(default_backends), BACKEND_KEYS + PEER_KEYS, "backend"
+    )
     budget = args.budget or (QUICK_BUDGET_S if args.quick else 60.0)
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else None)
     started = time.perf_counter()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
 from benchmarks import bench_fidelity
 from benchmarks.fidelity_tables import QUICK_TABLES, TABLE_NAMES, load_fidelity_table
+from benchmarks.tabular_argn import run_argn
 from synth_core.backends.auto import MARGINAL_DISTRIBUTIONS, FittedMarginalsCopulaBackend
 from synth_core.backends.cart import CARTBackend
 from synth_core.backends.sdv import GaussianCopulaBackend
@@ -112,3 +115,14 @@ def test_decision_trees_beat_the_copula_on_benchmark_tables(name):
 
     # Measured: seattle_weather 0.830 -> 0.908, airports 0.672 -> 0.852.
     assert scores["cart"] > scores["gaussian_copula"] + 0.04, scores
+
+
+def test_the_tabular_argn_peer_reports_a_missing_or_broken_venv_as_a_failed_run(tmp_path):
+    table = load_fidelity_table("seattle_weather")
+    train, _ = bench_fidelity.split_table(table, seed=0)
+
+    missing = run_argn(train, 10, seed=0, budget_s=5, python=tmp_path / "no-python")
+    assert missing["status"].startswith("failed: no ") and "make argn-venv" in missing["status"]
+    # The workbench's own venv has no mostlyai-engine: the child fails and says why.
+    broken = run_argn(train.head(50), 10, seed=0, budget_s=5, python=Path(sys.executable))
+    assert broken["status"].startswith("failed: exit code 1") and "mostlyai" in broken["status"]
