@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from synth_core.bundle.archive import (
     METADATA,
     PII_GUARD,
     REPORT,
+    ROW_TEXT,
     SIGNATURE,
     SYNTHESIZER,
     VOCABULARIES,
@@ -45,6 +46,14 @@ from synth_core.bundle.manifest import (
     manifest_of,
 )
 from synth_core.bundle.members import data_of, metadata_of, pickled_model, unpickled_model
+from synth_core.bundle.row_texts import (
+    BundledRowTexts,
+    RowTextSpec,
+    bundled_row_texts,
+    row_text_member,
+    row_texts_of,
+    write_texts,
+)
 from synth_core.bundle.signing import (
     HOME_ENV,
     KEY_FILE,
@@ -66,6 +75,8 @@ from synth_core.bundle.vocabularies import (
 from synth_core.errors import BundleError
 from synth_core.hybrid.pii import replace_pii
 from synth_core.hybrid.providers import Vocabulary
+from synth_core.llm.client import LLMClient
+from synth_core.llm.settings import LLMSettings
 from synth_core.metadata import TableMetadata
 
 if TYPE_CHECKING:
@@ -86,15 +97,19 @@ __all__ = [
     "METADATA",
     "PII_GUARD",
     "REPORT",
+    "ROW_TEXT",
     "SIGNATURE",
     "SYNTHESIZER",
     "VERSIONED",
     "VOCABULARIES",
     "VOCABULARY_SEED_KEY",
+    "BundledRowTexts",
+    "RowTextSpec",
     "RunBundle",
     "VocabularyFill",
     "chunk_seed",
     "fill_vocabularies",
+    "in_saved_order",
     "read_bundle",
     "regenerate",
     "signing_key_path",
@@ -117,6 +132,8 @@ class RunBundle:
     pii_guard: Mapping[str, Container[str]] | None = field(default=None, repr=False)
     # Columns filled from a vocabulary after sampling, in the order `regenerate` fills them.
     vocabularies: Mapping[str, VocabularyFill] = field(default_factory=dict)
+    # Columns the LLM writes row by row after that, and the endpoint's settings (no key).
+    row_texts: BundledRowTexts | None = None
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -136,6 +153,8 @@ class RunBundle:
                 "Its PII columns may differ from the original run's, and may by chance repeat "
                 f"a real value: {why}."
             )
+        if self.row_texts is not None:
+            notes.append(self.row_texts.note())
         changed = changed_versions(self.manifest)
         if changed:
             notes.append(f"It was saved with other library versions ({changed}).")
@@ -159,6 +178,8 @@ def write_bundle(
     include_data: bool = True,
     real: pd.DataFrame | None = None,
     vocabularies: Mapping[str, VocabularyFill | Vocabulary] | None = None,
+    row_texts: Sequence[RowTextSpec] = (),
+    text_settings: LLMSettings | None = None,
 ) -> bytes:
     """The run as a signed zip (bytes): manifest, metadata, fitted model, rows, report.
 
@@ -166,7 +187,9 @@ def write_bundle(
     its PII values are kept, so regeneration here avoids them exactly as the original run did.
     `vocabularies`: the columns filled from a vocabulary after generating (as
     `fill_vocabularies` fills them with the run's seed; a plain `Vocabulary` with fill seed 0),
-    so `regenerate` fills them again.
+    so `regenerate` fills them again. `row_texts`: the columns the LLM wrote row by row, in
+    the order written, and `text_settings` the endpoint that wrote them (its key is not kept):
+    `regenerate` writes them for new rows with a client the caller brings.
     """
     if not backend.is_fitted:
         raise BundleError(
@@ -184,16 +207,27 @@ def write_bundle(
     fills = bundled_fills(vocabularies or {}, generation.synthetic, int(generation.request.seed))
     if fills:
         members[VOCABULARIES] = vocabularies_member(fills)
+    texts = bundled_row_texts(row_texts, text_settings, generation.synthetic)
+    if texts is not None:
+        members[ROW_TEXT] = row_text_member(texts)
     real = real if real is not None else generation.real
     if real is not None and generation.request.faker_locale is not None:
         guard = pii_guard(real, metadata, key)
         if guard:
             members[PII_GUARD] = json.dumps({"columns": guard}).encode("utf-8")
     manifest = build_manifest(
-        generation, metadata, backend, real_rows, source, design_json, members, list(fills)
+        generation,
+        metadata,
+        backend,
+        real_rows,
+        source,
+        design_json,
+        members,
+        list(fills),
+        texts.columns if texts is not None else (),
     )
     members = {MANIFEST: json.dumps(manifest, indent=2, default=str).encode("utf-8"), **members}
-    _refuse_secrets(members, backend)
+    _refuse_secrets(members, backend, text_settings)
     members[SIGNATURE] = json.dumps(signature(members, key), indent=2).encode("utf-8")
     return zipped(members)
 
@@ -220,6 +254,7 @@ def read_bundle(data: bytes, *, trust: bool = False) -> RunBundle:
     if trusted and key is not None and PII_GUARD in members:
         guard = guard_from(members[PII_GUARD], key)
     fills = vocabularies_of(members[VOCABULARIES]) if VOCABULARIES in members else {}
+    texts = row_texts_of(members[ROW_TEXT]) if ROW_TEXT in members else None
     return RunBundle(
         manifest=manifest,
         metadata=metadata_of(members[METADATA]),
@@ -229,6 +264,7 @@ def read_bundle(data: bytes, *, trust: bool = False) -> RunBundle:
         trusted_signature=trusted,
         pii_guard=guard,
         vocabularies=fills,
+        row_texts=texts,
     )
 
 
@@ -240,12 +276,18 @@ def regenerate(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     batch_rows: int | None = None,
+    client: LLMClient | None = None,
+    skip_text: bool = False,
 ) -> pd.DataFrame:
     """`num_rows` new rows from the bundle's model and `seed`, refilled as the original run was.
 
     PII columns get Faker values, then vocabulary columns values drawn with seeds derived from
     `seed`. The same `num_rows` and seed as the original run give the original rows; a
     `batch_rows` other than the model's default (the original run's) gives other ones.
+    A bundle with text columns (`bundle.row_texts`) has them written last, row by row, by
+    `client` (its settings give the concurrency and token budget): new texts, never the
+    original ones. Without a client that raises LLMError naming them, unless `skip_text`
+    (then they are left empty, as `bundle.notes` says).
     """
     if bundle.backend is None:
         raise BundleError(
@@ -268,12 +310,32 @@ def regenerate(
             avoid=bundle.pii_guard,
         )
     # After PII, as on the Hybrid tools page: a vocabulary may fill a column Faker filled.
-    return fill_vocabularies(rows, bundle.vocabularies, int(seed))
+    rows = fill_vocabularies(rows, bundle.vocabularies, int(seed))
+    if bundle.row_texts is None:
+        return rows
+    rows = write_texts(
+        rows, bundle.row_texts, client, skip=skip_text, progress=progress, cancel=cancel
+    )
+    return in_saved_order(rows, bundle.manifest)
 
 
-def _refuse_secrets(members: Mapping[str, bytes], backend: Backend) -> None:
+def in_saved_order(rows: pd.DataFrame, manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """`rows` with the columns in the order the bundle's rows had (text and vocabulary columns
+    were added in the order the user made them, not the order they are refilled in)."""
+    entries = manifest.get("columns") or []
+    saved = [str(entry.get("name")) for entry in entries if isinstance(entry, dict)]
+    if sorted(saved) != sorted(map(str, rows.columns)):
+        return rows
+    return rows[saved]
+
+
+def _refuse_secrets(
+    members: Mapping[str, bytes], backend: Backend, text_settings: LLMSettings | None = None
+) -> None:
     """Belt and braces: no member may contain the API key, whatever a model object held."""
     candidates = [os.environ.get("OPENAI_API_KEY", "")]
+    if text_settings is not None and text_settings.api_key is not None:
+        candidates.append(text_settings.api_key.get_secret_value())
     if isinstance(backend, LLMBackend):
         api_key = backend.llm_settings().api_key
         candidates.append(api_key.get_secret_value() if api_key else "")

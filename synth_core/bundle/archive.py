@@ -17,8 +17,18 @@ MAX_BUNDLE_BYTES = 2 * 1024**3  # all members together, uncompressed: a zip-bomb
 MAX_MEMBERS = 16
 MANIFEST, METADATA, SYNTHESIZER = "manifest.json", "metadata.json", "synthesizer.pkl"
 DATA, REPORT, PII_GUARD, SIGNATURE = "data.csv", "report.html", "pii_guard.json", "signature.json"
-VOCABULARIES = "vocabularies.json"
-MEMBERS = (MANIFEST, METADATA, SYNTHESIZER, DATA, REPORT, PII_GUARD, VOCABULARIES, SIGNATURE)
+VOCABULARIES, ROW_TEXT = "vocabularies.json", "row_text.json"
+MEMBERS = (
+    MANIFEST,
+    METADATA,
+    SYNTHESIZER,
+    DATA,
+    REPORT,
+    PII_GUARD,
+    VOCABULARIES,
+    ROW_TEXT,
+    SIGNATURE,
+)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 LOAD_HINT = "Choose a .zip written by the Export page or by `generate ... --bundle-out`."
 

@@ -23,6 +23,7 @@ from synth_core.bundle.archive import (
     MANIFEST,
     PII_GUARD,
     REPORT,
+    ROW_TEXT,
     SYNTHESIZER,
     VOCABULARIES,
 )
@@ -49,6 +50,7 @@ def build_manifest(
     design_json: str | None,
     members: Mapping[str, bytes],
     vocabulary_columns: Sequence[str] = (),
+    text_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     request, synthetic = generation.request, generation.synthetic
     manifest: dict[str, Any] = {
@@ -91,6 +93,8 @@ def build_manifest(
         "pii_guard": _checksum(members, PII_GUARD),
         "vocabularies": _checksum(members, VOCABULARIES, columns=list(vocabulary_columns)),
     }
+    if text_columns:  # only then: a bundle without them keeps its manifest as before
+        manifest["row_text"] = _checksum(members, ROW_TEXT, columns=list(text_columns))
     choice = getattr(backend, "choice", None)  # Auto: which backend it kept, and why
     if choice is not None:
         manifest["auto_choice"] = {
@@ -160,16 +164,18 @@ def manifest_of(members: Mapping[str, bytes]) -> dict[str, Any]:
 
 
 def check_checksums(manifest: Mapping[str, Any], members: Mapping[str, bytes]) -> None:
-    vocabularies = manifest.get("vocabularies")
-    listed = isinstance(vocabularies, dict) and vocabularies.get("member") == VOCABULARIES
-    if VOCABULARIES in members and not listed:
-        # It changes the regenerated rows, so it must be one the manifest vouches for.
-        raise BundleError(
-            f"The bundle's {VOCABULARIES} is not listed in its manifest: the bundle is damaged "
-            "or was changed.",
-            "Write the bundle again from the workbench.",
-        )
-    for entry_name in ("synthesizer", "data", "report", "pii_guard", "vocabularies"):
+    for entry_name, member in (("vocabularies", VOCABULARIES), ("row_text", ROW_TEXT)):
+        entry = manifest.get(entry_name)
+        listed = isinstance(entry, dict) and entry.get("member") == member
+        if member in members and not listed:
+            # It changes the regenerated rows, so it must be one the manifest vouches for.
+            raise BundleError(
+                f"The bundle's {member} is not listed in its manifest: the bundle is damaged "
+                "or was changed.",
+                "Write the bundle again from the workbench.",
+            )
+    entries = ("synthesizer", "data", "report", "pii_guard", "vocabularies", "row_text")
+    for entry_name in entries:
         entry = manifest.get(entry_name)
         if not isinstance(entry, dict) or entry.get("member") not in members:
             continue

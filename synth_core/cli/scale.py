@@ -26,6 +26,9 @@ SCALE_OPTIONS = {
     "workers": "--workers",
     "scheduler": "--scheduler",
     "resume": "--resume",
+    "llm_concurrency": "--llm-concurrency",
+    "scale_token_budget": "--token-budget",
+    "skip_text": "--skip-text",
 }
 EXIT_INTERRUPTED = 130  # what a shell reports for a command stopped with Ctrl-C
 _REDRAW_S = 0.2
@@ -59,6 +62,29 @@ def add_scale_options(parser: argparse.ArgumentParser) -> None:
         "--resume",
         action="store_true",
         help="finish an interrupted run in --out: verified parts are kept, the rest made",
+    )
+    text = parser.add_argument_group(
+        "text columns the LLM writes row by row (bundles that have them; the endpoint comes from "
+        "OPENAI_BASE_URL, OPENAI_MODEL and OPENAI_API_KEY in the environment, never the command)"
+    )
+    text.add_argument(
+        "--llm-concurrency",
+        type=positive_int,
+        metavar="C",
+        help="text requests in flight across all workers together (1 to 16; default 2)",
+    )
+    text.add_argument(
+        "--token-budget",
+        dest="scale_token_budget",
+        type=positive_int,
+        metavar="T",
+        help="tokens this run may use, across all workers (default 50,000); when it runs out "
+        "the finished parts are kept: --resume with a new budget continues",
+    )
+    text.add_argument(
+        "--skip-text",
+        action="store_true",
+        help="leave the text columns empty: no LLM requests",
     )
 
 
@@ -96,6 +122,9 @@ def run_scaled_from_bundle(args: argparse.Namespace) -> int:
         resume=args.resume,
         seed=args.seed,
         trust=args.trust_bundle,
+        llm_concurrency=args.llm_concurrency,
+        token_budget=args.scale_token_budget,
+        skip_text=args.skip_text,
     )
     line = None if args.quiet else _ProgressLine()
     try:

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import dask
 from distributed import Client, Future, LocalCluster, wait
 from distributed.comm import parse_address, parse_host_port
 
 from synth_core.backends.base import CancelToken, readable_error
-from synth_core.errors import ScaleError, SynthWorkbenchError
+from synth_core.errors import BudgetExhaustedError, ScaleError, SynthWorkbenchError
 from synth_core.scale.parts import PartRecord, is_disk_full, part_write_failure
 from synth_core.scale.plan import Chunk
 from synth_core.scale.worker import PartJob, ShippedBundle, load_on_worker, make_part_on_worker
@@ -23,6 +24,17 @@ from synth_core.scale.worker import PartJob, ShippedBundle, load_on_worker, make
 CONNECT_TIMEOUT_S = 10.0
 CHUNKS_AHEAD_PER_WORKER = 2  # enough to keep every worker busy, few enough for any run size
 _POLL_S = 0.25  # how often a cancel is noticed while chunks are running
+# Dask's defaults for the workers of a local cluster, tuned for long-lived shared clusters, cost
+# this work speed (measured per 100,000-row part, see docs/BENCHMARKS.md):
+_LOCAL_WORKER_CONFIG = {
+    # glibc's trim threshold, which the nanny sets in every worker, also switches off glibc's
+    # adaptive mmap threshold: each part's arrays were then mapped afresh and faulted in page
+    # by page (8x the page faults, about a fifth more CPU per part). Our workers hold one part
+    # at a time and end with the run.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The profiler samples the running task's stack every 10 ms for the dashboard (~3 % CPU).
+    "distributed.worker.profile.enabled": False,
+}
 _SCHEDULER_HINT = (
     "Check the address (e.g. tcp://10.0.0.5:8786), that the Dask scheduler is running, and that "
     "this machine can reach it; or leave out the scheduler to use a local cluster."
@@ -47,7 +59,8 @@ def _client_of(workers: int, scheduler: str | None) -> Iterator[Client]:
         finally:
             client.close()
         return
-    with _children_ignore_ctrl_c():
+    # Each nanny keeps this config, so a worker it restarts gets the same.
+    with _children_ignore_ctrl_c(), dask.config.set(_LOCAL_WORKER_CONFIG):
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -94,6 +107,7 @@ def make_parts_on_cluster(
     billion-row run never holds millions of futures.
     """
     window = CHUNKS_AHEAD_PER_WORKER * max(worker_threads(client)[1], 1)
+    _import_on_every_worker(client)
     payload = client.scatter(shipped, broadcast=True, hash=False)
     on_ready(_load_on_every_worker(client, payload))
     running: dict[Future, tuple[Chunk, int]] = {}
@@ -130,6 +144,28 @@ def make_parts_on_cluster(
         fill()
 
 
+def _import_on_every_worker(client: Client) -> None:
+    """synth_core (torch, SDV and all) imported on every worker at once, before the bundle is
+    scattered: the scatter copies it from worker to worker, and each copy's unpickling waited for
+    that worker's import (~3.5 s), one worker after the other."""
+    imports = [
+        client.submit(_imported, workers=[address], allow_other_workers=True, pure=False)
+        for address in client.nthreads()
+    ]
+    try:
+        client.gather(imports)
+    except Exception as error:  # a worker without synth_core, or with other library versions
+        raise ScaleError(
+            f"The Dask workers could not import synth_core: {readable_error(error)}",
+            "Every worker needs synth_core and the same library versions as this machine.",
+        ) from error
+
+
+def _imported() -> bool:
+    """A task whose unpickling on a worker imports this module, and with it synth_core."""
+    return True
+
+
 def _load_on_every_worker(client: Client, payload: Future) -> int:
     """The model loaded once per worker process up front; the number of processes that did."""
     # Other workers may take over a warm-up: one pinned to a worker that dies would wait forever.
@@ -162,6 +198,8 @@ def _raise_if_final(
 ) -> None:
     if isinstance(error, OSError) and is_disk_full(error):
         raise part_write_failure(error, job.out_dir) from error  # retrying cannot help
+    if isinstance(error, BudgetExhaustedError):
+        raise error  # the run's one budget: retrying cannot help either
     if attempt < max_retries:
         return
     cause = error.message if isinstance(error, SynthWorkbenchError) else readable_error(error)

@@ -23,11 +23,15 @@ def scale_command(
     workers: int | None = None,
     seed: int | None = None,
     python: str = "python",
+    llm_concurrency: int | None = None,
+    token_budget: int | None = None,
 ) -> str:
     """`python -m synth_core generate --bundle B --rows N --out DIR --format F [...]`.
 
     Only the options given appear: without `workers` the run uses a local cluster with one
     worker per core, without `seed` the bundle's own seed, without `chunk_rows` the default.
+    `llm_concurrency` and `token_budget` limit a bundle's LLM text columns across all workers;
+    the endpoint itself (and its key) comes from the environment, never from the command.
     """
     words = [
         shlex.quote(python),
@@ -49,6 +53,11 @@ def scale_command(
         words += ["--workers", str(_whole_number(workers, "--workers", minimum=0))]
     if seed is not None:
         words += ["--seed", shlex.quote(str(_whole_number(seed, "--seed", minimum=None)))]
+    if llm_concurrency is not None:
+        concurrency = _whole_number(llm_concurrency, "--llm-concurrency", minimum=1)
+        words += ["--llm-concurrency", str(concurrency)]
+    if token_budget is not None:
+        words += ["--token-budget", str(_whole_number(token_budget, "--token-budget", minimum=1))]
     return " ".join(words)
 
 

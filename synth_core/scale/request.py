@@ -32,6 +32,11 @@ class ScaleRequest:
     seed: int | None = None  # None: the bundle's seed
     trust: bool = False  # as read_bundle's `trust`
     max_retries: int = 3  # per chunk, on top of Dask's own rescheduling of a dead worker's tasks
+    # The bundle's LLM text columns: requests in flight across all workers, and tokens this run
+    # may use (None: the LLM settings' defaults); `skip_text` leaves those columns empty.
+    llm_concurrency: int | None = None
+    token_budget: int | None = None
+    skip_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,21 @@ def check_request(request: ScaleRequest) -> None:
         )
     if _not_whole(request.max_retries) or request.max_retries < 0:
         raise ScaleError(f"max_retries must be 0 or more; got {request.max_retries!r}.")
+    if request.llm_concurrency is not None and (
+        _not_whole(request.llm_concurrency) or not 1 <= request.llm_concurrency <= 16
+    ):
+        raise ScaleError(
+            f"The LLM concurrency must be a whole number from 1 to 16; got "
+            f"{request.llm_concurrency!r}.",
+            "It is the number of text requests in flight across all workers, e.g. 2.",
+        )
+    if request.token_budget is not None and (
+        _not_whole(request.token_budget) or request.token_budget < 1
+    ):
+        raise ScaleError(
+            f"The token budget must be a whole number of at least 1; got {request.token_budget!r}.",
+            "It caps the tokens the run's text columns may use, e.g. 50000.",
+        )
     if request.seed is not None:
         try:
             check_seed(request.seed)

@@ -25,6 +25,7 @@ RESUME_KEYS = {
     "rows": "the number of rows",
     "chunk_rows": "the rows per part",
     "format": "the format",
+    "text_written": "whether the text columns are written (--skip-text)",
 }
 _NEW_FOLDER_HINT = "Start the run again in an empty folder."
 
@@ -47,6 +48,9 @@ class RunManifest:
     complete: bool = False
     versions: dict[str, str] = field(default_factory=library_versions)
     parts: tuple[PartRecord, ...] = ()
+    # The bundle's LLM text columns: {"columns": [...], "written": bool, "tokens_used": int}
+    # (tokens of every run in this folder, resumed ones included); None without text columns.
+    text: dict[str, Any] | None = None
 
     @property
     def rows_done(self) -> int:
@@ -60,6 +64,19 @@ class RunManifest:
     def without_parts(self, indices: set[int]) -> RunManifest:
         return replace(self, parts=tuple(p for p in self.parts if p.index not in indices))
 
+    def with_tokens_used(self, tokens: int) -> RunManifest:
+        if self.text is None:
+            return self
+        return replace(self, text={**self.text, "tokens_used": int(tokens)})
+
+    @property
+    def text_written(self) -> bool | None:
+        return None if self.text is None else bool(self.text.get("written"))
+
+    @property
+    def tokens_used(self) -> int:
+        return int((self.text or {}).get("tokens_used", 0))
+
     def completed(self) -> RunManifest:
         return replace(self, complete=True, finished=utc_now())
 
@@ -68,7 +85,7 @@ class RunManifest:
         return replace(self, complete=False, finished=None, versions=library_versions())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "kind": RUN_KIND,
             "format_version": RUN_FORMAT_VERSION,
             "bundle": {"name": self.bundle_name, "sha256": self.bundle_sha256},
@@ -85,6 +102,9 @@ class RunManifest:
             "versions": self.versions,
             "parts": [part.to_manifest() for part in self.parts],
         }
+        if self.text is not None:  # only then: a run without text keeps its manifest as before
+            data["text"] = self.text
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunManifest:
@@ -112,6 +132,7 @@ class RunManifest:
                 complete=bool(data.get("complete")),
                 versions=dict(data.get("versions") or {}),
                 parts=tuple(PartRecord.from_manifest(entry) for entry in data["parts"]),
+                text=_text_entry(data.get("text")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ScaleError(
@@ -126,6 +147,18 @@ class RunManifest:
             for name, words in RESUME_KEYS.items()
             if getattr(self, name) != getattr(other, name)
         ]
+
+
+def _text_entry(entry: Any) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise TypeError("its text entry is not a mapping")
+    return {
+        "columns": [str(name) for name in entry.get("columns", [])],
+        "written": bool(entry.get("written", True)),
+        "tokens_used": int(entry.get("tokens_used", 0)),
+    }
 
 
 def utc_now() -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from synth_core.backends.base import CancelToken, ProgressUpdate
 from synth_core.bundle import RunBundle, read_bundle
-from synth_core.errors import JobCancelledError, ScaleError
+from synth_core.errors import BudgetExhaustedError, JobCancelledError, ScaleError
+from synth_core.llm.client import LLMClient
 from synth_core.scale.keys import describe_keys
 from synth_core.scale.parts import (
     PartRecord,
@@ -33,6 +34,7 @@ from synth_core.scale.run_manifest import (
     run_files,
     write_run_manifest,
 )
+from synth_core.scale.text_limits import BUDGET_HINT, TextLimits, local_client, text_limits_for
 from synth_core.scale.worker import PartJob, ShippedBundle, make_part
 
 ProgressSink = Callable[[ScaleProgress], None]
@@ -57,6 +59,7 @@ def run_scaled(
     check_request(request)
     cancel = cancel or CancelToken()
     bundle = _checked_bundle(request)
+    text = text_limits_for(request, bundle)
     out_dir = Path(request.out_dir)
     manifest = _prepared_manifest(out_dir, _planned_manifest(request, bundle), request.resume)
     parts_total = chunk_count(request.rows, request.chunk_rows)
@@ -64,16 +67,23 @@ def run_scaled(
     tracker.report()  # "starting": a cluster takes a few seconds before the first part
     kept = {part.index for part in manifest.parts}
     chunks = chunks_to_make(request.rows, request.chunk_rows, manifest.seed, skip=kept)
-    job = PartJob(out_dir, request.format, request.rows, parts_total, manifest.table_name)
+    job = PartJob(
+        out_dir,
+        request.format,
+        request.rows,
+        parts_total,
+        manifest.table_name,
+        skip_text=request.skip_text,
+    )
     workers = 0
     try:
         try:
             if len(kept) == parts_total:
                 pass  # a finished run, resumed: its parts are verified, nothing to make
             elif request.workers == 0:
-                _make_here(bundle, chunks, job, tracker, cancel)
+                _make_here(bundle, chunks, job, tracker, cancel, text)
             else:
-                workers = _make_on_dask(request, bundle, chunks, job, tracker, cancel)
+                workers = _make_on_dask(request, bundle, chunks, job, tracker, cancel, text)
         finally:
             tracker.save()  # whatever stopped the run, the manifest lists every finished part
     except JobCancelledError as error:
@@ -81,6 +91,15 @@ def run_scaled(
             f"The run was cancelled; {len(tracker.manifest.parts)} of {parts_total} parts are "
             f"finished and kept in {out_dir}.",
             _RESUME_HINT,
+        ) from error
+    except BudgetExhaustedError as error:
+        done = tracker.manifest
+        budget = text.token_budget if text is not None else 0
+        raise BudgetExhaustedError(
+            f"The token budget ran out: {done.rows_done:,} of {done.rows:,} rows are written "
+            f"({len(done.parts)} of {parts_total} parts, kept in {out_dir}); this run used "
+            f"{tracker.tokens_this_run:,} of its {budget:,} tokens ({done.tokens_used:,} in all).",
+            BUDGET_HINT,
         ) from error
     finished = tracker.manifest if tracker.manifest.complete else tracker.manifest.completed()
     manifest_path = write_run_manifest(out_dir, finished)
@@ -137,6 +156,13 @@ def _planned_manifest(request: ScaleRequest, bundle: RunBundle) -> RunManifest:
         primary_key=describe_keys(
             bundle.metadata, request.rows, dtypes.get(bundle.metadata.primary_key or "")
         ),
+        text=None
+        if bundle.row_texts is None
+        else {
+            "columns": list(bundle.row_texts.columns),
+            "written": not request.skip_text,
+            "tokens_used": 0,
+        },
     )
 
 
@@ -183,14 +209,27 @@ def _make_here(
     job: PartJob,
     tracker: _RunTracker,
     cancel: CancelToken,
+    text: TextLimits | None,
 ) -> None:
+    client: LLMClient | None = None
+    if text is not None:
+        client = local_client(text)
+        budget = client.budget
+        tracker.count_tokens = lambda: budget.consumed
     tracker.begin()
-    for chunk in chunks:
-        try:
-            record = make_part(bundle, chunk, job, progress=tracker.within_part, cancel=cancel)
-        except OSError as error:
-            raise part_write_failure(error, job.out_dir) from error
-        tracker.part_done(record)
+    try:
+        for chunk in chunks:
+            try:
+                record = make_part(
+                    bundle, chunk, job, progress=tracker.within_part, cancel=cancel, client=client
+                )
+            except OSError as error:
+                raise part_write_failure(error, job.out_dir) from error
+            tracker.part_done(record)
+    finally:
+        if client is not None:
+            tracker.settle_tokens()
+            client.close()
 
 
 def _make_on_dask(
@@ -200,26 +239,42 @@ def _make_on_dask(
     job: PartJob,
     tracker: _RunTracker,
     cancel: CancelToken,
+    text: TextLimits | None,
 ) -> int:
     """Make the chunks on Dask; the number of worker processes."""
     # Imported here: distributed takes a while to import, and in-process runs never need it.
     from synth_core.scale.cluster import dask_client, make_parts_on_cluster, worker_threads
+    from synth_core.scale.text_limits import (
+        cluster_tokens_used,
+        end_cluster_budget,
+        start_cluster_budget,
+    )
 
-    shipped = ShippedBundle(tracker.manifest.bundle_sha256, request.bundle, bundle.pii_guard)
+    shipped = ShippedBundle(
+        tracker.manifest.bundle_sha256, request.bundle, bundle.pii_guard, text=text
+    )
     workers = request.workers if request.workers is not None else local_worker_count()
     with dask_client(workers, request.scheduler) as client:
         processes, _ = worker_threads(client)
-        make_parts_on_cluster(
-            client,
-            shipped,
-            chunks,
-            job,
-            on_ready=tracker.begin,
-            on_part=tracker.part_done,
-            on_retry=tracker.retry,
-            cancel=cancel,
-            max_retries=request.max_retries,
-        )
+        if text is not None:
+            start_cluster_budget(client, text)
+            tracker.count_tokens = lambda: cluster_tokens_used(client, text)
+        try:
+            make_parts_on_cluster(
+                client,
+                shipped,
+                chunks,
+                job,
+                on_ready=tracker.begin,
+                on_part=tracker.part_done,
+                on_retry=tracker.retry,
+                cancel=cancel,
+                max_retries=request.max_retries,
+            )
+        finally:
+            if text is not None:
+                tracker.settle_tokens()  # while the scheduler that counts them is still there
+                end_cluster_budget(client, text)
     return processes
 
 
@@ -246,9 +301,30 @@ class _RunTracker:
         self.pace_started = time.perf_counter()
         self._saved_at = time.perf_counter()
         self._unsaved = False
+        # The text columns' tokens: those of earlier runs in the folder, and a count of this
+        # run's (set while it runs; the shared budget's count).
+        self.tokens_before = manifest.tokens_used
+        self.tokens_this_run = 0
+        self.count_tokens: Callable[[], int | None] | None = None
+
+    def settle_tokens(self) -> None:
+        """Take this run's token count into the manifest (written at the next save)."""
+        if self.count_tokens is None:
+            return
+        self._count()
+        self.count_tokens = None
+        self._unsaved = True
+
+    def _count(self) -> None:
+        counted = self.count_tokens() if self.count_tokens is not None else None
+        if counted is not None:  # else the last count stands
+            self.tokens_this_run = counted
+        self.manifest = self.manifest.with_tokens_used(self.tokens_before + self.tokens_this_run)
 
     def save(self) -> None:
         """Write the manifest if parts finished since it was last written."""
+        if self.count_tokens is not None and self._unsaved:
+            self._count()
         if self._unsaved:
             write_run_manifest(self.out_dir, self.manifest)
             self._unsaved = False

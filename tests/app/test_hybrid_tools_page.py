@@ -22,6 +22,7 @@ from workbench_app import (
     texts,
     wait_for_evaluation,
     wait_for_job,
+    wait_until,
     workbench,
 )
 
@@ -285,3 +286,21 @@ def test_text_written_for_a_generation_is_described_as_free_text(
     command = next(block.value for block in app.code if block.language == "bash")
     assert "--llm-concurrency 2" in command and "--token-budget 50000" in command
     assert any("OPENAI_API_KEY" in text for text in texts(app.caption)), texts(app.caption)
+
+    # Loaded on the Data page, the bundle has new texts written for the regenerated rows.
+    data = workbench(app).insights.bundle[1]
+    app.switch_page(DATA_PAGE).run()
+    app.file_uploader(key="bundle_upload").set_value(("run.zip", data, "application/zip")).run()
+    _no_exception(app)
+    asked = len(endpoint.chat_requests)
+    app.number_input(key="bundle_rows").set_value(7).run()
+    app.button(key="regenerate_bundle").click().run()
+    wait_until(app, lambda state: state.bundle.regeneration.job is None, "the regeneration")
+    _no_exception(app)
+    rows = workbench(app).generation.result.synthetic
+    assert len(rows) == 7 and rows["note"].notna().all()
+    assert len(endpoint.chat_requests) > asked
+    app.switch_page(EXPORT_PAGE).run()
+    _no_exception(app)
+    again = read_bundle(workbench(app).insights.bundle[1])
+    assert again.row_texts is not None and again.row_texts.columns == ("note",)
