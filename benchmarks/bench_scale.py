@@ -7,6 +7,8 @@ subprocess; while it runs, this process samples the resident memory of it and of
 it started (the Dask workers) every 0.2 s. The sides alternate per repeat (ABCD, DCBA, ...).
 "sdv_parallel" is a control: as many SDV `sample` processes at once as Dask workers, showing
 what the machine itself gives that many processes.
+Besides the whole call, the ratios are given over the seconds rows were being made (no cluster
+start, no model loads, no closing) and per CPU second of every process of the run.
 
     .venv/bin/python -m benchmarks.bench_scale [--rows 1000000,10000000] [--repeats 3,1]
         [--sides sdv,sdv_parallel,single,dask] [--workers 2] [--chunk-rows 100000]
@@ -55,11 +57,15 @@ class ScaleRow:
     seconds: float
     rows_per_s: float
     startup_s: float  # until the first row was being made (cluster start, model loads)
+    end_s: float  # after the last part was written (closing the cluster, the manifest)
     cores_used: float  # CPU seconds of every process of the run / wall seconds
     peak_largest_mb: float  # the largest single process (ru_maxrss, exact)
     peak_sum_mb: float  # all processes of the run at the same moment (sampled)
     others_cores: float  # the most CPU other programs used during one of the runs, in cores
     per_core_ratio: float  # rows/s per core against SDV's (SDV: 1.0)
+    making_ratio: float  # the same over the seconds rows were being made (no start-up, no end)
+    cpu_ratio: float  # rows per CPU second of every process of the run against SDV's
+    making_cpu_ratio: float  # the same over the CPU seconds spent while rows were being made
     verified: int  # runs whose output checked out (SDV: the frame had every row)
     loads: int  # times a process loaded the model (last run)
 
@@ -108,13 +114,18 @@ def measure(
         frame = next(iter(synthesizer.sample(num_rows=rows).values()))  # SDV 2.0: {name: df}
         seconds, cpu_after = time.perf_counter() - started, _cpu_seconds()
         problems = [] if len(frame) == rows else [f"SDV made {len(frame):,} rows"]
-        outcome = {"startup_s": 0.0, "made": len(frame), "problems": problems, "loads": 1}
+        outcome = {"startup_s": 0.0, "end_s": 0.0, "made": len(frame), "problems": problems}
+        outcome["loads"] = 1
     else:
         idle_until = [0.0]  # when the last report with no row made yet came
+        all_made = [0.0]  # when the report of the last part came
+        making_cpu = [0.0, 0.0]  # CPU seconds of the run's processes at those two moments
 
         def progress(update: ScaleProgress) -> None:
             if update.rows_done == 0:
-                idle_until[0] = time.perf_counter()
+                idle_until[0], making_cpu[0] = time.perf_counter(), _tree_cpu_seconds()
+            if update.rows_done == rows and not all_made[0]:
+                all_made[0], making_cpu[1] = time.perf_counter(), _tree_cpu_seconds()
 
         request = ScaleRequest(
             bundle=data,
@@ -129,6 +140,8 @@ def measure(
         seconds, cpu_after = time.perf_counter() - started, _cpu_seconds()
         outcome = {
             "startup_s": max(idle_until[0] - started, 0.0),
+            "end_s": started + seconds - all_made[0] if all_made[0] else 0.0,
+            "making_cpu_s": making_cpu[1] - making_cpu[0],
             "made": result.rows,
             "problems": verify_output(out_dir),  # every part's size and sha256, rows add up
             "loads": result.synthesizer_loads,
@@ -138,12 +151,16 @@ def measure(
     largest_mb = max(own, children) / 1024  # KiB on Linux
     cpu_s = cpu_after[0] - cpu_before[0]
     others_cores = max(cpu_after[1] - cpu_before[1] - cpu_s, 0.0) / seconds
-    return outcome | {
-        "seconds": seconds,
-        "cpu_s": cpu_s,
-        "others_cores": others_cores,  # what other programs kept busy meanwhile
-        "peak_largest_mb": largest_mb,
-    }
+    return (
+        {"making_cpu_s": cpu_s}
+        | outcome
+        | {
+            "seconds": seconds,
+            "cpu_s": cpu_s,
+            "others_cores": others_cores,  # what other programs kept busy meanwhile
+            "peak_largest_mb": largest_mb,
+        }
+    )
 
 
 def _sdv_in_parallel(data: bytes, rows: int, workers: int) -> dict[str, Any]:
@@ -173,11 +190,13 @@ def _sdv_in_parallel(data: bytes, rows: int, workers: int) -> dict[str, Any]:
     largest_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "startup_s": 0.0,
+        "end_s": 0.0,
         "made": made,
         "problems": [] if made == rows else [f"SDV made {made:,} rows"],
         "loads": workers,
         "seconds": seconds,
         "cpu_s": cpu_s,
+        "making_cpu_s": cpu_s,
         "others_cores": max(machine_after - machine_before - cpu_s, 0.0) / seconds,
         "peak_largest_mb": largest_kib / 1024,
     }
@@ -212,6 +231,19 @@ def _cpu_seconds() -> tuple[float, float]:
     return ours, busy
 
 
+def _tree_cpu_seconds() -> float:
+    """CPU seconds so far of this process and every live process below it (the Dask workers)."""
+    import psutil
+
+    total = 0.0
+    parent = psutil.Process()
+    for process in [parent, *parent.children(recursive=True)]:
+        with suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def wait_until_quiet(most_cores: float, max_wait_s: float) -> float:
     """Wait (at most `max_wait_s`) until the machine's busy cores over QUIET_WINDOW_S stay
     under `most_cores`; the last reading. Between runs nothing of ours runs: it is all others'."""
@@ -230,7 +262,11 @@ def run_child(
     """`measure` in a fresh process, its process tree's memory sampled from here."""
     import psutil
 
-    command = [sys.executable, "-m", "benchmarks.bench_scale", "--child", side, str(bundle_path)]
+    # Not `-m benchmarks.bench_scale`: spawned Dask workers import the main module again, and
+    # this one imports synth_core, so they would import it while starting, in parallel; the
+    # CLI's main module (`python -m synth_core`) is left alone, as `-c` is.
+    command = [sys.executable, "-c", "from benchmarks.bench_scale import main; main()"]
+    command += ["--child", side, str(bundle_path)]
     command += [str(rows), str(out_dir), str(chunk_rows), str(workers)]
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr)
@@ -282,9 +318,25 @@ def summarise(rows: int, runs: dict[str, list[dict[str, Any]]], workers: int) ->
     for side, outcomes in runs.items():
         medians[side] = {
             key: statistics.median(outcome[key] for outcome in outcomes)
-            for key in ("seconds", "startup_s", "cpu_s", "peak_largest_mb", "peak_sum_mb")
+            for key in (
+                "seconds",
+                "startup_s",
+                "end_s",
+                "cpu_s",
+                "making_cpu_s",
+                "peak_largest_mb",
+                "peak_sum_mb",
+            )
         }
-    sdv_rate = rows / medians["sdv"]["seconds"] if "sdv" in medians else float("nan")
+        # Per run, then the median: start-up and end vary together with the run's seconds.
+        medians[side]["making_s"] = statistics.median(
+            outcome["seconds"] - outcome["startup_s"] - outcome["end_s"] for outcome in outcomes
+        )
+    sdv = medians.get("sdv")
+    sdv_rate = rows / sdv["seconds"] if sdv else float("nan")
+    # SDV's CPU seconds per row: the honest unit when a run keeps more (or fewer) cores busy
+    # than its processes (BLAS threads, Dask's own threads, the scheduler, start-up imports).
+    sdv_cpu_rate = rows / sdv["cpu_s"] if sdv and sdv["cpu_s"] > 0 else float("nan")
     table = []
     for side in (side for side in SIDES if runs.get(side)):
         figures = medians[side]
@@ -298,11 +350,15 @@ def summarise(rows: int, runs: dict[str, list[dict[str, Any]]], workers: int) ->
                 seconds=figures["seconds"],
                 rows_per_s=rate,
                 startup_s=figures["startup_s"],
+                end_s=figures["end_s"],
                 cores_used=figures["cpu_s"] / figures["seconds"],
                 peak_largest_mb=figures["peak_largest_mb"],
                 peak_sum_mb=figures["peak_sum_mb"],
                 others_cores=max(outcome["others_cores"] for outcome in runs[side]),
                 per_core_ratio=rate / (cores[side] * sdv_rate),
+                making_ratio=rows / figures["making_s"] / (cores[side] * sdv_rate),
+                cpu_ratio=rows / figures["cpu_s"] / sdv_cpu_rate,
+                making_cpu_ratio=rows / figures["making_cpu_s"] / sdv_cpu_rate,
                 verified=sum(
                     not outcome["problems"] and outcome["made"] == rows for outcome in runs[side]
                 ),
@@ -354,15 +410,19 @@ def run_benchmark(
 
 def markdown_table(table: list[ScaleRow]) -> str:
     lines = [
-        "| rows | run | runs | median s | rows/s | per core vs SDV | start-up s | cores used "
+        "| rows | run | runs | median s | rows/s | per core vs SDV | per core while making "
+        "| rows per CPU-s vs SDV | the same while making | start-up s | end s | cores used "
         "| peak MB, largest process | peak MB, all processes | others' load | verified |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in table:
-        startup = "–" if row.side.startswith("sdv") else f"{row.startup_s:.1f}"
+        ours = not row.side.startswith("sdv")
+        startup = f"{row.startup_s:.1f}" if ours else "–"
+        end = f"{row.end_s:.1f}" if ours else "–"
         lines.append(
             f"| {row.rows:,} | {row.label} | {row.runs} | {row.seconds:.1f} | "
-            f"{row.rows_per_s:,.0f} | {row.per_core_ratio:.2f} | {startup} | "
+            f"{row.rows_per_s:,.0f} | {row.per_core_ratio:.2f} | {row.making_ratio:.2f} | "
+            f"{row.cpu_ratio:.2f} | {row.making_cpu_ratio:.2f} | {startup} | {end} | "
             f"{row.cores_used:.2f} | {row.peak_largest_mb:,.0f} | {row.peak_sum_mb:,.0f} | "
             f"{row.others_cores:.2f} | {row.verified}/{row.runs} |"
         )
@@ -381,7 +441,20 @@ def goal_summary(table: list[ScaleRow]) -> str:
             for side in SIDES[1:]
             if side in sides
         ]
-        parts = [f"per core vs SDV (goal >= 0.9): {', '.join(ratios)}"]
+        making = [
+            f"{_SHORT[side]} {sides[side].making_ratio:.2f}" for side in SIDES[1:] if side in sides
+        ]
+        per_cpu = [
+            f"{_SHORT[side]} {sides[side].cpu_ratio:.2f} ({sides[side].making_cpu_ratio:.2f} "
+            "while making)"
+            for side in SIDES[1:]
+            if side in sides
+        ]
+        parts = [
+            f"per core vs SDV (goal >= 0.9): {', '.join(ratios)}",
+            f"while making rows: {', '.join(making)}",
+            f"rows per CPU second: {', '.join(per_cpu)}",
+        ]
         if "single" in sides and "dask" in sides:
             speed_up = sides["dask"].rows_per_s / sides["single"].rows_per_s
             parts.append(f"Dask workers / in-process {speed_up:.2f}x")

@@ -30,10 +30,16 @@ def test_quick_run_measures_every_side_and_renders_the_table(tmp_path, capsys):
     # Two worker processes, each loading the model once: together more than the largest alone.
     assert dask.loads == 2 and dask.peak_sum_mb > dask.peak_largest_mb
     assert dask.startup_s > 0  # the local cluster takes a moment to start
+    assert dask.end_s > 0 and dask.making_ratio > dask.per_core_ratio  # and to close
+    # The workers' imports and model loads cost CPU before the first row is made.
+    assert dask.making_cpu_ratio > 0 and dask.cpu_ratio < dask.making_cpu_ratio
     assert sdv_parallel.loads == 2 and sdv_parallel.peak_sum_mb > sdv_parallel.peak_largest_mb
 
     printed = capsys.readouterr().out
-    assert "| rows | run | runs | median s | rows/s | per core vs SDV |" in printed
+    assert (
+        "| rows | run | runs | median s | rows/s | per core vs SDV | per core while making |"
+        in printed
+    )
     assert len([line for line in printed.splitlines() if line.startswith("| 20,000 |")]) == 4
     assert "Dask workers / in-process " in printed and "Dask / SDV in as many processes" in printed
     document = json.loads(json_out.read_text())
@@ -49,7 +55,9 @@ def test_ratios_are_per_core_against_sdv_and_medians_over_runs():
         return {
             "seconds": seconds,
             "startup_s": 1.0,
+            "end_s": 0.5,
             "cpu_s": seconds,
+            "making_cpu_s": seconds - 2.0,
             "peak_largest_mb": peak,
             "peak_sum_mb": peak,
             "others_cores": 0.1,
@@ -70,9 +78,14 @@ def test_ratios_are_per_core_against_sdv_and_medians_over_runs():
     # 2 workers at twice SDV's one-core rate are 1.0 per core, whatever the wall time.
     assert dask.seconds == 6.0 and dask.per_core_ratio == pytest.approx(11.0 / 6.0 / 2)
     assert (dask.runs, dask.verified) == (2, 1)
+    # Without the 1.5 s of start-up and end, and per CPU second (2 workers, 2 CPU-s per s).
+    assert dask.making_ratio == pytest.approx(11.0 / 4.5 / 2)
+    assert dask.cpu_ratio == pytest.approx(11.0 / 6.0) and sdv.cpu_ratio == 1.0
+    assert dask.making_cpu_ratio == pytest.approx(11.0 / 4.0)
     summary = bench_scale.goal_summary([sdv, single, dask])
     assert "Dask workers / in-process 1.83x" in summary
     assert "per core vs SDV (goal >= 0.9): in-process 1.00, Dask 0.92;" in summary
+    assert "while making rows: in-process 1.16, Dask 1.22;" in summary
 
 
 def test_repeats_are_given_per_size_or_once_for_all():
