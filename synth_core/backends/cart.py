@@ -19,7 +19,7 @@ from sdv.single_table.base import BaseSingleTableSynthesizer
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from synth_core.backends.base import CancelToken, ParamSpec, StageProgress
-from synth_core.backends.sdv import _SdvBackend
+from synth_core.backends.sdv import SdvBackend
 
 MAX_TREE_ROWS = 100_000  # a tree learns from at most this many rows; its leaves keep them all
 # A column with at most this many distinct values is predicted by a classifier, whose splits
@@ -268,7 +268,7 @@ def report_columns(progress: StageProgress, cancel: CancelToken) -> Callable[[in
     return on_column
 
 
-class CARTBackend(_SdvBackend):
+class CARTBackend(SdvBackend):
     key = "cart"
     label = "Decision trees (CART)"
     description = (

@@ -212,7 +212,7 @@ def _text_in_numerical_columns(frame: pd.DataFrame, metadata: TableMetadata) -> 
     return "; ".join(problems) + "." if problems else ""
 
 
-class _SdvBackend(Backend):
+class SdvBackend(Backend):
     """Shared adapter: SDV synthesizer construction, seeded fit with progress, seeded batches."""
 
     synthesizer_class: ClassVar[type[BaseSingleTableSynthesizer]]
@@ -357,7 +357,7 @@ def _check_batch_fits_pac(label: str, batch_size: int, pac: int) -> None:
         )
 
 
-class GaussianCopulaBackend(_SdvBackend):
+class GaussianCopulaBackend(SdvBackend):
     key = "gaussian_copula"
     label = "Gaussian Copula"
     description = "Fast statistical model of each column and their correlations. A good default."
@@ -381,7 +381,7 @@ class GaussianCopulaBackend(_SdvBackend):
     )
 
 
-class CTGANBackend(_SdvBackend):
+class CTGANBackend(SdvBackend):
     key = "ctgan"
     label = "CTGAN"
     description = "Neural network (GAN) that can learn complex, mixed-type tables. Slow."
@@ -407,7 +407,7 @@ class CTGANBackend(_SdvBackend):
         _check_batch_fits_pac(self.label, settings["batch_size"], settings["pac"])
 
 
-class TVAEBackend(_SdvBackend):
+class TVAEBackend(SdvBackend):
     key = "tvae"
     label = "TVAE"
     description = "Neural network (variational autoencoder); often better than CTGAN on small data."
@@ -444,7 +444,7 @@ class TVAEBackend(_SdvBackend):
         return kwargs
 
 
-class CopulaGANBackend(_SdvBackend):
+class CopulaGANBackend(SdvBackend):
     key = "copulagan"
     label = "CopulaGAN"
     description = "CTGAN trained on copula-normalised columns; helps with skewed numbers. Slow."
