@@ -137,36 +137,64 @@ def test_a_neural_winner_is_kept_with_its_epochs_and_ties_go_to_the_faster(
     assert list(rows.columns) == list(tips.columns) and len(rows) == 25
 
 
-@pytest.mark.slow
-def test_a_candidate_that_copies_training_rows_is_not_kept(tips, tips_metadata, monkeypatch):
-    # Script the scores and the copy rates (in the order the candidates are scored): the trees
-    # score best but a third of their rows repeat a training row, while no real held-out row does.
-    scores = iter([0.80, 0.70, 0.95, 0.60, 0.60])
-    copies = iter([0.0, 0.0, 0.34, 0.0, 0.0])
+def _script_auto(monkeypatch, scores: list[float], copies: list[float]) -> None:
+    """Script the candidates' scores and copy rates, in the order the candidates are scored."""
+    scripted_scores, scripted_copies = iter(scores), iter(copies)
     real_score, real_copy_rate = auto_module.quality_score, auto_module._Search.copy_rate
 
-    def scripted_score(real, synthetic, metadata):
+    def score(real, synthetic, metadata):
         assert 0 <= real_score(real, synthetic, metadata) <= 1
-        return next(scores)
+        return next(scripted_scores)
 
-    def scripted_copies(search, rows):
+    def copy_rate(search, rows):
         measured = real_copy_rate(search, rows)
-        return measured if rows is search.holdout else next(copies)
+        return measured if rows is search.holdout else next(scripted_copies)
 
-    monkeypatch.setattr(auto_module, "quality_score", scripted_score)
-    monkeypatch.setattr(auto_module._Search, "copy_rate", scripted_copies)
+    monkeypatch.setattr(auto_module, "quality_score", score)
+    monkeypatch.setattr(auto_module._Search, "copy_rate", copy_rate)
+
+
+@pytest.mark.slow
+def test_trees_that_copy_get_larger_leaves_and_are_kept_once_they_do_not(
+    tips, tips_metadata, monkeypatch
+):
+    # The trees score best, but a third of their rows repeat a training row (no real held-out
+    # row does): Auto grows their leaves (5 -> 20 rows) and keeps those, which do not copy.
+    _script_auto(monkeypatch, [0.80, 0.70, 0.95, 0.93, 0.60, 0.60], [0, 0, 0.34, 0.01, 0, 0])
     backend = create_backend("auto", time_budget_s=8)
     backend.fit(tips, tips_metadata, seed=0)
 
     choice = backend.choice
     candidates = choice.candidates.set_index("Backend")
-    assert choice.backend_key == "gaussian_copula"
     trees = candidates.loc["Decision trees (CART)"]
     assert trees["Copies"] == 0.34
     assert re.search(
         r"not kept: 34% of its rows copy a training row \(real unseen rows: \d+%\)", trees["Status"]
     )
+    larger = candidates.loc["Decision trees (CART), 20+ rows per leaf"]
+    assert larger["Status"].startswith("chosen") and larger["Validation quality"] == 0.93
+    assert choice.backend_key == "cart" and choice.params["min_samples_leaf"] == 20
     assert "Decision trees (CART) scored higher but was not kept" in choice.reason
+    assert len(backend.sample(30, seed=1)) == 30
+
+
+@pytest.mark.slow
+def test_when_the_trees_copy_at_every_leaf_size_the_best_other_candidate_is_kept(
+    tips, tips_metadata, monkeypatch
+):
+    _script_auto(
+        monkeypatch, [0.80, 0.70, 0.95, 0.94, 0.93, 0.60, 0.60], [0, 0, 0.34, 0.30, 0.25, 0, 0]
+    )
+    backend = create_backend("auto", time_budget_s=8)
+    backend.fit(tips, tips_metadata, seed=0)
+
+    candidates = backend.choice.candidates
+    assert list(candidates["Backend"])[2:5] == [
+        "Decision trees (CART)",
+        "Decision trees (CART), 20+ rows per leaf",
+        "Decision trees (CART), 80+ rows per leaf",
+    ]
+    assert backend.choice.backend_key == "gaussian_copula"
 
 
 def test_cancel_during_a_candidate_stops_auto(tips, tips_metadata):
