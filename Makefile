@@ -47,7 +47,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.bench_dashboard
 	$(BIN)/python -m benchmarks.bench_hma --repeats 3 --datasets travel_modes web_shop
 
-# About 40 minutes on 2 cores; e.g. FIDELITY_ARGS="--quick" or "--repeats 3 --json-out f.json".
+# About 20 minutes on 2 cores; e.g. FIDELITY_ARGS="--quick" or "--repeats 3 --json-out f.json".
 # The full run includes TabularARGN, installed for the benchmark only in its own venv.
 fidelity: $(VENV)/.dev-installed $(ARGN_VENV)/.installed
 	$(BIN)/python -m benchmarks.bench_fidelity $(FIDELITY_ARGS)
