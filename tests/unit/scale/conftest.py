@@ -12,6 +12,8 @@ from synth_core.bundle import HOME_ENV, write_bundle
 from synth_core.metadata import detect_metadata
 from synth_core.scale import read_run_manifest
 from synth_core.workflow import GenerationRequest, generate
+from tests.llm_fake_server import FakeOpenAIServer
+from tests.unit.bundle_text_helpers import API_KEY, text_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "clinic_visits.csv"
@@ -49,3 +51,19 @@ def bundle_bytes(visits: pd.DataFrame, workbench_home: Path) -> bytes:
     return write_bundle(
         run, metadata, backend=run.fitted_backend, real_rows=len(visits), real=visits
     )
+
+
+# For the modules with an LLM text column; each defines its own fake `server` fixture.
+@pytest.fixture
+def text_endpoint(monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer) -> None:
+    """The fake endpoint's key in the environment (base URL and model: the bundle's own)."""
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    for name in ("OPENAI_BASE_URL", "OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    server.reset()
+
+
+@pytest.fixture(scope="module")
+def bundle(server: FakeOpenAIServer, workbench_home: Path) -> bytes:
+    """A signed bundle whose text column the fake endpoint wrote."""
+    return text_bundle(server)

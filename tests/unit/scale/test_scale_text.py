@@ -18,9 +18,9 @@ from tests.unit.bundle_text_helpers import (
     TOKENS_PER_REPLY,
     note_for,
     notes_match_rows,
-    text_bundle,
 )
 
+pytestmark = pytest.mark.usefixtures("text_endpoint")
 ROWS, CHUNK = 40, 10
 
 
@@ -28,19 +28,6 @@ ROWS, CHUNK = 40, 10
 def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(note_for) as fake:
         yield fake
-
-
-@pytest.fixture(autouse=True)
-def api_key(monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    for name in ("OPENAI_BASE_URL", "OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    server.reset()
-
-
-@pytest.fixture(scope="module")
-def bundle(server: FakeOpenAIServer, workbench_home: Path) -> bytes:
-    return text_bundle(server)
 
 
 def scaled(bundle: bytes, out: Path, **changes: object) -> ScaleRequest:
